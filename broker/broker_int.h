@@ -82,6 +82,31 @@ int16_t rill__topic_create(rill_broker_t *b, const char *name, int32_t partition
                            char *errmsg, size_t errmsg_size);
 
 /**
+ * Deletes a topic: closes and removes its logs and metadata and tells the
+ * group coordinator. @returns KERR_NONE or KERR_UNKNOWN_TOPIC_OR_PARTITION,
+ * KERR_INVALID_TOPIC_EXCEPTION (internal topics), KERR_KAFKA_STORAGE_ERROR.
+ */
+int16_t rill__topic_delete(rill_broker_t *b, const char *name, char *errmsg, size_t errmsg_size);
+
+/**
+ * Grows @p t to @p new_total partitions (CreatePartitions).
+ * @returns KERR_NONE, KERR_INVALID_PARTITIONS (not larger than now),
+ *          KERR_KAFKA_STORAGE_ERROR. With @p validate_only nothing changes.
+ */
+int16_t rill__topic_add_partitions(rill_broker_t *b, rill__topic_t *t, int32_t new_total,
+                                   bool validate_only, char *errmsg, size_t errmsg_size);
+
+/**
+ * Replaces the topic's override set with @p configs (AlterConfigs semantics:
+ * keys not listed revert to the broker default), applies it to every
+ * partition's log and persists it. @returns KERR_NONE or KERR_INVALID_CONFIG.
+ * With @p validate_only nothing changes.
+ */
+int16_t rill__topic_set_configs(rill_broker_t *b, rill__topic_t *t, const rill__kv_t *configs,
+                                int config_cnt, bool validate_only, char *errmsg,
+                                size_t errmsg_size);
+
+/**
  * Appends producer batches to a partition (rill__log_append), then advances
  * the high watermark and wakes parked fetches on it.
  * @returns a Kafka error code (KERR_NONE, KERR_CORRUPT_MESSAGE,

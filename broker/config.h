@@ -95,4 +95,26 @@ rill_err_t rill__topic_conf_set(rill__log_conf_t *c, const char *key, const char
 /** Writes topic-level @p key's current value from @p c as a string. */
 rill_err_t rill__topic_conf_get(const rill__log_conf_t *c, const char *key, char *buf, size_t size);
 
+/* ---- introspection (added for DescribeConfigs) ---- */
+
+/** Name of the @p i-th known server key (0-based), NULL past the end. Sets
+ *  *ignored (when non-NULL) for keys that are accepted but have no effect. */
+const char *rill__broker_conf_key_at(int i, bool *ignored);
+
+/**
+ * Effective value of server key @p key (known or set) as text in @p buf.
+ * *is_null (optional) is set for keys without a value (e.g. an unset
+ * advertised.listeners); *is_set (optional) tells whether the key was set
+ * explicitly (server.properties or rill_broker_conf_set).
+ * @returns RILL_OK or RILL_ERR_NOT_FOUND (unknown and never set).
+ */
+rill_err_t rill__broker_conf_value(const struct rill_broker_conf_s *c, const char *key, char *buf,
+                                   size_t size, bool *is_null, bool *is_set);
+
+/** The value @p key was explicitly set to, or NULL. */
+const char *rill__broker_conf_kv_get(const struct rill_broker_conf_s *c, const char *key);
+
+/** The topic-level key table entry for @p key, or NULL if not a topic key. */
+const rill__topic_conf_key_t *rill__topic_conf_key_find(const char *key);
+
 #endif /* RILL_BROKER_CONFIG_H */

@@ -44,7 +44,22 @@ typedef struct rill__log_conf {
         int32_t max_message_bytes;      /**< max.message.bytes (1048588) */
         bool log_append_time;           /**< message.timestamp.type=LogAppendTime */
         int32_t segment_index_bytes;    /**< segment.index.bytes (10485760) */
+        /* Added by config.c (topic keys that are not storage settings but
+         * belong to a topic's config): */
+        int32_t min_insync_replicas;    /**< min.insync.replicas (1; from the server key) */
+        int32_t compression_type;       /**< compression.type: RILL__COMPRESSION_* (producer) */
+        bool unclean_leader_election_enable; /**< accepted, no effect (false) */
 } rill__log_conf_t;
+
+/** compression.type values: "producer" keeps the producer's codec; the others
+ *  are the RecordBatch attribute codec numbers. Stored and reported; the
+ *  broker currently always keeps the producer's compression. */
+#define RILL__COMPRESSION_PRODUCER (-1)
+#define RILL__COMPRESSION_NONE 0
+#define RILL__COMPRESSION_GZIP 1
+#define RILL__COMPRESSION_SNAPPY 2
+#define RILL__COMPRESSION_LZ4 3
+#define RILL__COMPRESSION_ZSTD 4
 
 /** Fills @p c with Kafka's topic-level defaults. */
 void rill__log_conf_defaults(rill__log_conf_t *c);

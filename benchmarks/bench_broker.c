@@ -109,6 +109,7 @@ typedef struct bench_server {
         pid_t pid;
         bool exited;             /**< reaped (status in exit_status) */
         int exit_status;
+        bool death_reported;     /**< server_report_death() already said it */
         char bootstrap[256];
         char *dir;               /**< temp dir (data + server.log) */
         char *log_path;          /**< the server's stdout+stderr (rilld) or stderr (mock) */
@@ -436,9 +437,28 @@ server_report_death(bench_server_t *srv)
 {
         char how[128];
 
+        if (srv->death_reported)
+                return;
+        srv->death_reported = true;
         describe_status(srv->exit_status, how, sizeof(how));
         errorf("%s (pid %d) %s; its output is in %s", srv->name, (int)srv->pid, how,
                srv->log_path);
+}
+
+/** True if the file at @p path contains @p needle (for "address in use"). */
+static bool
+log_mentions(const char *path, const char *needle)
+{
+        char line[1024];
+        bool found = false;
+        FILE *fp = fopen(path, "re");
+
+        if (!fp)
+                return false;
+        while (!found && fgets(line, sizeof(line), fp))
+                found = strstr(line, needle) != NULL;
+        fclose(fp);
+        return found;
 }
 
 /** Forks and execs @p argv with stdout to @p out_fd (or the log) and stderr to
@@ -535,6 +555,9 @@ start_rilld(const bench_opts_t *o, bench_server_t *srv, const char *bindir)
                 argv[argc++] = rill__strdup("--override");
                 argv[argc++] = rill__asprintf("listeners=PLAINTEXT://127.0.0.1:%d", port);
                 argv[argc++] = rill__strdup("--override");
+                argv[argc++] = rill__asprintf("advertised.listeners=PLAINTEXT://127.0.0.1:%d",
+                                              port);
+                argv[argc++] = rill__strdup("--override");
                 argv[argc++] = rill__asprintf("log.dirs=%s", datadir);
                 /* Auto-created topics get the benchmark's partition count
                  * (used only if CreateTopics is not available). */
@@ -572,7 +595,9 @@ start_rilld(const bench_opts_t *o, bench_server_t *srv, const char *bindir)
                         break;
                 if (srv->exited) {
                         server_report_death(srv);
-                        continue; /* maybe the port was taken: retry */
+                        if (log_mentions(srv->log_path, "in use"))
+                                continue; /* the port was taken meanwhile: retry */
+                        break;
                 }
                 errorf("rilld did not accept connections on port %d within %d s; output in %s",
                        port, startup_ms / 1000, srv->log_path);
@@ -954,6 +979,43 @@ wait:
 
 /* ---- the phases ----------------------------------------------------------- */
 
+/** The records partition @p p received in phase a (round-robin). */
+static long
+expected_in_partition(const bench_opts_t *o, int p)
+{
+        return o->count / o->partitions + (p < o->count % o->partitions ? 1 : 0);
+}
+
+/** Waits until every partition's high watermark reaches the records produced
+ *  to it (acks=0). Returns 0, or -1 after @p timeout_s. */
+static int
+wait_watermarks(const bench_opts_t *o, bench_server_t *srv, rd_kafka_t *rk, double timeout_s)
+{
+        double deadline = now_s() + timeout_s;
+
+        for (int i = 0; i < o->partitions; i++) {
+                int64_t lo = -1, hi = -1;
+                rd_kafka_resp_err_t err;
+
+                while ((err = rd_kafka_query_watermark_offsets(rk, o->topic, i, &lo, &hi,
+                                                               10000)) == 0 &&
+                       hi < expected_in_partition(o, i)) {
+                        if (now_s() > deadline || !server_alive(srv)) {
+                                errorf("produce: partition %d holds %" PRId64 " of %ld records",
+                                       i, hi, expected_in_partition(o, i));
+                                return -1;
+                        }
+                        sleep_ms(1);
+                }
+                if (err) {
+                        errorf("produce: watermarks of partition %d: %s", i,
+                               rd_kafka_err2str(err));
+                        return -1;
+                }
+        }
+        return 0;
+}
+
 /** Phase a: batched produce throughput. */
 static int
 phase_produce(const bench_opts_t *o, bench_server_t *srv, const char *value, bench_result_t *r)
@@ -1036,6 +1098,11 @@ phase_produce(const bench_opts_t *o, bench_server_t *srv, const char *value, ben
                         rc = -1;
                 }
         }
+        /* With acks=0 a delivery report means "handed to the socket": the
+         * phase ends when the server holds every record, and the producer
+         * must stay alive until then (destroying it drops unsent bytes). */
+        if (rc == 0 && !strcmp(o->acks, "0"))
+                rc = wait_watermarks(o, srv, rk, 60);
         t1 = now_s();
         cpu_sample(srv->pid, &cpu1);
         if (dr.failed) {
@@ -1051,13 +1118,6 @@ phase_produce(const bench_opts_t *o, bench_server_t *srv, const char *value, ben
         rd_kafka_flush(rk, 5000);
         rd_kafka_destroy(rk);
         return rc;
-}
-
-/** The records partition @p p received in phase a (round-robin). */
-static long
-expected_in_partition(const bench_opts_t *o, int p)
-{
-        return o->count / o->partitions + (p < o->count % o->partitions ? 1 : 0);
 }
 
 /**
@@ -1113,8 +1173,9 @@ phase_consume(const bench_opts_t *o, bench_server_t *srv, bench_result_t *r)
         parts = rd_kafka_topic_partition_list_new(o->partitions);
         for (int i = 0; i < o->partitions && rc == 0; i++) {
                 int64_t lo = -1, hi = -1;
-                rd_kafka_resp_err_t werr =
-                        rd_kafka_query_watermark_offsets(rk, o->topic, i, &lo, &hi, 10000);
+                rd_kafka_resp_err_t werr;
+
+                werr = rd_kafka_query_watermark_offsets(rk, o->topic, i, &lo, &hi, 10000);
 
                 if (werr) {
                         errorf("consume: watermarks of partition %d: %s", i,
@@ -1357,6 +1418,9 @@ print_target(const bench_opts_t *o, const char *name, const bench_result_t *r)
                        r->consume_n, r->consume_s, (double)r->consume_n / r->consume_s,
                        rec_mb(o, r->consume_n) / r->consume_s, r->consume_cpu_s,
                        r->consume_cpu_s / (rec_mb(o, r->consume_n) / 1000.0));
+        if (!isnan(r->lat_p50_us) && !strcmp(o->acks, "0"))
+                printf("  (acks=0: a round trip ends when the client has sent the record; "
+                       "the server does not answer)\n");
         if (!isnan(r->lat_p50_us))
                 printf("  latency: %ld round trips: p50 %.0f us, p99 %.0f us, p99.9 %.0f us, "
                        "mean %.0f us, max %.0f us; server CPU %.1f us/request\n",

@@ -43,6 +43,11 @@
 #define RILL__BATCH_ATTR_CONTROL 0x20
 #define RILL__BATCH_ATTR_DELETE_HORIZON 0x40
 
+/** Upper bound on the decompressed records of one batch: a larger
+ *  (possibly malicious) batch makes rill__record_iter_init() fail with
+ *  RILL_ERR_TOO_LARGE instead of exhausting memory. */
+#define RILL__BATCH_MAX_DECOMPRESSED ((size_t)64 << 20)
+
 enum { RILL__COMP_NONE = 0, RILL__COMP_GZIP = 1, RILL__COMP_SNAPPY = 2,
        RILL__COMP_LZ4 = 3, RILL__COMP_ZSTD = 4 };
 
@@ -65,6 +70,10 @@ typedef struct rill__batch_hdr {
 
 /** CRC-32C (Castagnoli) of @p len bytes, continuing from @p crc (start with 0). */
 uint32_t rill__crc32c(uint32_t crc, const void *data, size_t len);
+
+/** The portable (table-driven) CRC-32C, same contract as rill__crc32c();
+ *  exposed so that tests cover it on CPUs where the SSE4.2 path is used. */
+uint32_t rill__crc32c_sw(uint32_t crc, const void *data, size_t len);
 
 /** Decodes the header at @p p (at least RILL__BATCH_HDR_SIZE bytes). */
 void rill__batch_hdr_parse(const uint8_t *p, rill__batch_hdr_t *h);
@@ -107,7 +116,8 @@ typedef struct rill__record_iter {
 } rill__record_iter_t;
 
 /** Starts iterating the (validated) batch at @p batch of @p size bytes.
- *  @returns RILL_OK, RILL_ERR_CORRUPT or RILL_ERR_UNSUPPORTED (unknown codec). */
+ *  @returns RILL_OK, RILL_ERR_CORRUPT, RILL_ERR_UNSUPPORTED (unknown codec) or
+ *  RILL_ERR_TOO_LARGE (decompressed size above RILL__BATCH_MAX_DECOMPRESSED). */
 rill_err_t rill__record_iter_init(rill__record_iter_t *it, const uint8_t *batch, size_t size);
 /** @returns 1 and fills @p rec, 0 at the end, -1 on a decode error. */
 int rill__record_iter_next(rill__record_iter_t *it, rill__record_t *rec);

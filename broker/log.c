@@ -1,0 +1,1577 @@
+/*
+ * log.c - a partition's segmented on-disk log. See log.h.
+ *
+ * Layout (Kafka's): the partition directory holds segments named by their
+ * 20-digit base offset: <base>.log (batches as received), <base>.index
+ * (sparse, 8-byte entries: relative last offset of a batch i32, file
+ * position of that batch i32, one entry after every index.interval.bytes of
+ * batches) and <base>.timeindex (12-byte entries: largest timestamp so far
+ * i64, relative offset of the record carrying it i32, appended together
+ * with an index entry when that timestamp grew). Index files are not
+ * preallocated: they grow with append(), so an idle partition costs a few
+ * bytes on disk. Other files: ".rill_cleanshutdown" (written by close(),
+ * removed by open()), "log-start-offset" (DeleteRecords checkpoint) and
+ * "cleaner-offset-checkpoint" (first dirty offset for compaction), both
+ * replaced atomically via tmp + rename.
+ *
+ * Memory: per segment only a small seg_t (offsets, sizes, max timestamp);
+ * index lookups pread() the index files (binary search), so per-partition
+ * memory stays small however large the log grows. The active segment keeps
+ * three fds (log, index, time index); reads of closed segments use one
+ * cached fd per log.
+ *
+ * Append: all batches of a request are validated first (CRC-32C, sizes,
+ * magic, max.message.bytes), then patched in place (BaseOffset,
+ * PartitionLeaderEpoch, and MaxTimestamp + CRC for LogAppendTime logs) and
+ * written with a single pwrite(); index entries for the request are
+ * gathered and written with one more pwrite() per index file, only when
+ * needed. A failed write truncates the segment back to its previous size.
+ *
+ * Durability and recovery: a segment is fsync()ed (data and indexes) when
+ * it is rolled, so after a crash only the last segment can hold a torn
+ * tail. Without the clean-shutdown marker, open() re-validates every batch
+ * of the last segment (size, magic, CRC, offsets), truncates at the first
+ * invalid byte, and rebuilds its indexes. With or without the marker, every
+ * segment's indexes get a cheap sanity check (sizes, last entries point at a
+ * real batch) and are rebuilt when they fail it; the batches after the last
+ * index entry are always re-validated.
+ *
+ * Compaction (rill__log_compact) rewrites closed segments one at a time
+ * into <base>.log.cleaned (+ index files), fsyncs, removes the old index
+ * files, then renames the new files into place; open() deletes leftover
+ * *.cleaned files and rebuilds any missing index, so a crash at any point
+ * leaves a consistent log. See the comment above rill__log_compact for the
+ * tombstone rule.
+ *
+ * Threading: none; a log belongs to one thread (see log.h).
+ */
+#include "log.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "batch.h"
+#include "rill_alloc.h"
+#include "rill_log_int.h"
+#include "rill_util.h"
+
+#define LOG_COMP "log"
+#define CLEAN_MARKER ".rill_cleanshutdown"
+#define START_CKPT "log-start-offset"
+#define CLEANER_CKPT "cleaner-offset-checkpoint"
+#define IDX_ENTRY 8
+#define TIDX_ENTRY 12
+#define PATH_BUF 4096
+
+/* One segment. The active segment is always segs[nsegs - 1]. */
+typedef struct seg {
+        int64_t base;       /* base offset (file name) */
+        int64_t next;       /* one past the last offset stored (base if empty) */
+        int64_t size;       /* bytes in the .log file */
+        int64_t max_ts;     /* largest batch MaxTimestamp (-1 if none) */
+        int64_t max_ts_off; /* last offset of the batch carrying max_ts */
+        int64_t first_ts;   /* MaxTimestamp of the first batch (segment.ms basis) */
+        int64_t created_ms; /* wall clock when created or loaded */
+} seg_t;
+
+struct rill__log {
+        char *dir;
+        rill__log_conf_t conf;
+        seg_t *segs;
+        int nsegs, segs_cap;
+
+        /* Active segment. */
+        int fd, idx_fd, tidx_fd;
+        int64_t idx_size, tidx_size;
+        int64_t bytes_since_idx;
+        int64_t tidx_last_ts;
+
+        /* One cached fd for reading a closed segment. */
+        int rd_fd;
+        int64_t rd_base;
+
+        /* Position hint: offset hint_off starts at hint_pos in segment
+         * hint_base (the end of the previous read), so sequential
+         * consumers skip the index lookup. */
+        int64_t hint_base, hint_off, hint_pos;
+
+        int64_t start;        /* log start offset */
+        int64_t total_size;   /* sum of segment sizes */
+        int64_t unflushed;    /* records appended since the last fsync */
+        int64_t last_flush_ms;
+        int64_t cleaner_ckpt; /* first offset not yet compacted */
+};
+
+/* ------------------------------------------------------------------------ */
+/* Small helpers                                                            */
+/* ------------------------------------------------------------------------ */
+
+static void
+seg_path(const rill__log_t *log, int64_t base, const char *ext, char *buf)
+{
+        snprintf(buf, PATH_BUF, "%s/%020" PRId64 "%s", log->dir, base, ext);
+}
+
+static void
+dir_path(const rill__log_t *log, const char *name, char *buf)
+{
+        snprintf(buf, PATH_BUF, "%s/%s", log->dir, name);
+}
+
+static rill_err_t
+errno_err(int e)
+{
+        return (e == ENOSPC || e == EDQUOT || e == EFBIG) ? RILL_ERR_NO_SPACE : RILL_ERR_IO;
+}
+
+/* pwrite() all of @p len bytes; returns 0 or -1 with errno set. */
+static int
+pwrite_all(int fd, const void *data, size_t len, int64_t pos)
+{
+        const uint8_t *p = data;
+        while (len) {
+                ssize_t n = pwrite(fd, p, len, (off_t)pos);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -1;
+                }
+                if (n == 0) {
+                        errno = EIO;
+                        return -1;
+                }
+                p += n;
+                len -= (size_t)n;
+                pos += n;
+        }
+        return 0;
+}
+
+/* pread() up to @p len bytes; returns bytes read (short only at EOF) or -1. */
+static ssize_t
+pread_full(int fd, void *data, size_t len, int64_t pos)
+{
+        uint8_t *p = data;
+        size_t got = 0;
+        while (got < len) {
+                ssize_t n = pread(fd, p + got, len - got, (off_t)(pos + (int64_t)got));
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -1;
+                }
+                if (n == 0)
+                        break;
+                got += (size_t)n;
+        }
+        return (ssize_t)got;
+}
+
+static int64_t
+fd_size(int fd)
+{
+        struct stat st;
+        if (fstat(fd, &st) != 0)
+                return -1;
+        return (int64_t)st.st_size;
+}
+
+/* Writes @p content to dir/name atomically (tmp + fsync + rename + fsync dir). */
+static int
+write_file_atomic(const rill__log_t *log, const char *name, const char *content)
+{
+        char tmp[PATH_BUF], dst[PATH_BUF];
+        int fd, r = -1;
+        snprintf(tmp, sizeof(tmp), "%s/%s.tmp", log->dir, name);
+        dir_path(log, name, dst);
+        fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        if (fd < 0)
+                return -1;
+        if (pwrite_all(fd, content, strlen(content), 0) == 0 && fsync(fd) == 0)
+                r = 0;
+        close(fd);
+        if (r == 0)
+                r = rename(tmp, dst);
+        if (r == 0)
+                rill__fsync_dir(log->dir);
+        else
+                unlink(tmp);
+        return r;
+}
+
+/* Reads an int64 checkpoint file; returns -1 if absent or unreadable. */
+static int64_t
+read_ckpt(const rill__log_t *log, const char *name)
+{
+        char path[PATH_BUF], buf[64];
+        int fd;
+        ssize_t n;
+        char *end;
+        long long v;
+        dir_path(log, name, path);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return -1;
+        n = pread_full(fd, buf, sizeof(buf) - 1, 0);
+        close(fd);
+        if (n <= 0)
+                return -1;
+        buf[n] = '\0';
+        errno = 0;
+        v = strtoll(buf, &end, 10);
+        if (errno || end == buf || v < 0)
+                return -1;
+        return (int64_t)v;
+}
+
+static __attribute__((unused)) int
+write_ckpt(const rill__log_t *log, const char *name, int64_t v)
+{
+        char buf[32];
+        snprintf(buf, sizeof(buf), "%" PRId64 "\n", v);
+        return write_file_atomic(log, name, buf);
+}
+
+static inline seg_t *
+active_seg(rill__log_t *log)
+{
+        return &log->segs[log->nsegs - 1];
+}
+
+static seg_t *
+segs_insert(rill__log_t *log, int at)
+{
+        if (log->nsegs == log->segs_cap) {
+                log->segs_cap = log->segs_cap ? log->segs_cap * 2 : 4;
+                log->segs = rill__realloc(log->segs, (size_t)log->segs_cap * sizeof(seg_t));
+        }
+        memmove(&log->segs[at + 1], &log->segs[at], (size_t)(log->nsegs - at) * sizeof(seg_t));
+        log->nsegs++;
+        memset(&log->segs[at], 0, sizeof(seg_t));
+        return &log->segs[at];
+}
+
+static __attribute__((unused)) void
+segs_remove(rill__log_t *log, int at)
+{
+        memmove(&log->segs[at], &log->segs[at + 1], (size_t)(log->nsegs - at - 1) * sizeof(seg_t));
+        log->nsegs--;
+}
+
+/* Index of the last segment whose base <= offset (0 if none). */
+static int
+seg_find(const rill__log_t *log, int64_t offset)
+{
+        int lo = 0, hi = log->nsegs - 1;
+        while (lo < hi) {
+                int mid = (lo + hi + 1) / 2;
+                if (log->segs[mid].base <= offset)
+                        lo = mid;
+                else
+                        hi = mid - 1;
+        }
+        return lo;
+}
+
+static void
+rd_cache_drop(rill__log_t *log)
+{
+        if (log->rd_fd >= 0)
+                close(log->rd_fd);
+        log->rd_fd = -1;
+        log->rd_base = -1;
+        log->hint_base = -1;
+}
+
+/* Returns a readable fd for segment @p si (cached for closed segments). */
+static int
+seg_rd_fd(rill__log_t *log, int si)
+{
+        char path[PATH_BUF];
+        if (si == log->nsegs - 1)
+                return log->fd;
+        if (log->rd_fd >= 0 && log->rd_base == log->segs[si].base)
+                return log->rd_fd;
+        if (log->rd_fd >= 0)
+                close(log->rd_fd);
+        seg_path(log, log->segs[si].base, ".log", path);
+        log->rd_fd = open(path, O_RDONLY | O_CLOEXEC);
+        log->rd_base = log->rd_fd >= 0 ? log->segs[si].base : -1;
+        return log->rd_fd;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Index files                                                              */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * Binary search in an index file of @p n entries of @p esz bytes for the
+ * last entry whose key (read by @p key_of) is <= @p target (or < target when
+ * @p strict). Returns the entry index or -1. The search narrows the range
+ * with single-entry preads, then reads the last few KiB at once.
+ */
+typedef int64_t (*key_fn)(const uint8_t *e);
+
+static int64_t
+idx_key(const uint8_t *e)
+{
+        return (int32_t)rill__be32(e);
+}
+
+static __attribute__((unused)) int64_t
+tidx_key(const uint8_t *e)
+{
+        return (int64_t)rill__be64(e);
+}
+
+static int64_t
+index_search(int fd, int64_t n, size_t esz, key_fn key_of, int64_t target, bool strict,
+             uint8_t *entry_out)
+{
+        int64_t lo = 0, hi = n - 1, found = -1;
+        uint8_t e[16];
+        uint8_t chunk[4096];
+
+        while (hi - lo + 1 > (int64_t)(sizeof(chunk) / esz)) {
+                int64_t mid = lo + (hi - lo) / 2, k;
+                if (pread_full(fd, e, esz, mid * (int64_t)esz) != (ssize_t)esz)
+                        return -1;
+                k = key_of(e);
+                if (k < target || (!strict && k == target)) {
+                        found = mid;
+                        memcpy(entry_out, e, esz);
+                        lo = mid + 1;
+                } else {
+                        hi = mid - 1;
+                }
+        }
+        if (lo <= hi) {
+                size_t want = (size_t)(hi - lo + 1) * esz;
+                ssize_t got = pread_full(fd, chunk, want, lo * (int64_t)esz);
+                if (got < 0)
+                        return found;
+                for (int64_t i = 0; i < got / (ssize_t)esz; i++) {
+                        int64_t k = key_of(chunk + i * (int64_t)esz);
+                        if (k < target || (!strict && k == target)) {
+                                found = lo + i;
+                                memcpy(entry_out, chunk + i * (int64_t)esz, esz);
+                        } else {
+                                break;
+                        }
+                }
+        }
+        return found;
+}
+
+/* File position from which to scan for @p offset in segment @p si. */
+static int64_t
+seg_lookup_pos(rill__log_t *log, int si, int64_t offset)
+{
+        const seg_t *s = &log->segs[si];
+        char path[PATH_BUF];
+        uint8_t e[IDX_ENTRY];
+        int fd, own = 0;
+        int64_t n, rel = offset - s->base, pos = 0;
+
+        if (rel <= 0)
+                return 0;
+        if (rel > INT32_MAX)
+                rel = INT32_MAX;
+        if (si == log->nsegs - 1) {
+                fd = log->idx_fd;
+                n = log->idx_size / IDX_ENTRY;
+        } else {
+                seg_path(log, s->base, ".index", path);
+                fd = open(path, O_RDONLY | O_CLOEXEC);
+                if (fd < 0)
+                        return 0;
+                own = 1;
+                n = fd_size(fd) / IDX_ENTRY;
+        }
+        if (n > 0 && index_search(fd, n, IDX_ENTRY, idx_key, rel, false, e) >= 0) {
+                pos = (int32_t)rill__be32(e + 4);
+                if (pos < 0 || pos >= s->size)
+                        pos = 0;
+        }
+        if (own)
+                close(fd);
+        return pos;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Batch scanning                                                           */
+/* ------------------------------------------------------------------------ */
+
+/* A window of a file, for sequential batch walks. */
+typedef struct fwin {
+        int fd;
+        int64_t fsize;
+        int64_t wpos;  /* file position of buf[0] */
+        size_t wlen;
+        uint8_t *buf;
+        size_t cap;
+        size_t chunk;  /* preferred read size */
+} fwin_t;
+
+static void
+fwin_init(fwin_t *w, int fd, int64_t fsize, size_t chunk)
+{
+        memset(w, 0, sizeof(*w));
+        w->fd = fd;
+        w->fsize = fsize;
+        w->chunk = chunk;
+}
+
+static void
+fwin_free(fwin_t *w)
+{
+        rill__free(w->buf);
+        w->buf = NULL;
+}
+
+/* Returns a pointer to @p n bytes at file position @p pos, or NULL if the
+ * file is shorter (*short_read = 1) or on an I/O error (*short_read = 0). */
+static const uint8_t *
+fwin_get(fwin_t *w, int64_t pos, size_t n, int *short_read)
+{
+        size_t want;
+        ssize_t got;
+        *short_read = 0;
+        if (pos < 0 || pos + (int64_t)n > w->fsize) {
+                *short_read = 1;
+                return NULL;
+        }
+        if (w->buf && pos >= w->wpos && pos + (int64_t)n <= w->wpos + (int64_t)w->wlen)
+                return w->buf + (pos - w->wpos);
+        want = RILL__MAX(n, w->chunk);
+        if ((int64_t)want > w->fsize - pos)
+                want = (size_t)(w->fsize - pos);
+        if (want > w->cap) {
+                rill__free(w->buf);
+                w->buf = rill__malloc(want);
+                w->cap = want;
+        }
+        got = pread_full(w->fd, w->buf, want, pos);
+        if (got < 0) {
+                w->wlen = 0;
+                return NULL;
+        }
+        w->wpos = pos;
+        w->wlen = (size_t)got;
+        if ((size_t)got < n) {
+                *short_read = 1;
+                return NULL;
+        }
+        return w->buf;
+}
+
+/* Result of walking the batches of a segment. */
+typedef struct scan_res {
+        int64_t valid_end;  /* position after the last valid batch */
+        int64_t next;       /* one past the last offset seen */
+        int64_t max_ts, max_ts_off;
+        int64_t first_ts;   /* MaxTimestamp of the batch at position 0 */
+        int64_t last_idx_pos;
+        int nbatches;
+        char why[160];      /* reason the walk stopped early */
+} scan_res_t;
+
+/*
+ * Walks the batches of segment @p s from @p from, validating structure
+ * (length, magic, offsets not going backwards) and, when @p check_crc, the
+ * CRC. Stops at the first invalid or incomplete batch. When @p idx and
+ * @p tidx are given (a rebuild from position 0), emits index entries with
+ * the same rule as append().
+ */
+static rill_err_t
+seg_scan(rill__log_t *log, const seg_t *s, int fd, int64_t fsize, int64_t from,
+         bool check_crc, rill__wbuf_t *idx, rill__wbuf_t *tidx, scan_res_t *r)
+{
+        fwin_t w;
+        int64_t pos = from, since = 0, tidx_last = -1;
+        rill_err_t err = RILL_OK;
+
+        fwin_init(&w, fd, fsize, 1 << 16);
+        r->why[0] = '\0';
+        r->nbatches = 0;
+        r->last_idx_pos = 0;
+        while (pos < fsize) {
+                const uint8_t *p;
+                int shrt;
+                rill__batch_hdr_t h;
+                size_t bsize;
+                int64_t last;
+
+                p = fwin_get(&w, pos, 12, &shrt);
+                if (!p) {
+                        if (shrt) {
+                                snprintf(r->why, sizeof(r->why), "partial batch header");
+                                break;
+                        }
+                        err = RILL_ERR_IO;
+                        break;
+                }
+                bsize = rill__batch_size(p);
+                if ((int32_t)rill__be32(p + RILL__BATCH_OFF_LENGTH) < RILL__BATCH_HDR_SIZE - 12) {
+                        snprintf(r->why, sizeof(r->why), "invalid batch length %d",
+                                 (int)(int32_t)rill__be32(p + RILL__BATCH_OFF_LENGTH));
+                        break;
+                }
+                p = fwin_get(&w, pos, check_crc ? bsize : RILL__BATCH_HDR_SIZE, &shrt);
+                if (!p) {
+                        if (shrt) {
+                                snprintf(r->why, sizeof(r->why), "partial batch (%zu bytes, %" PRId64 " left)",
+                                         bsize, fsize - pos);
+                                break;
+                        }
+                        err = RILL_ERR_IO;
+                        break;
+                }
+                if (!check_crc && pos + (int64_t)bsize > fsize) {
+                        snprintf(r->why, sizeof(r->why), "partial batch (%zu bytes, %" PRId64 " left)",
+                                 bsize, fsize - pos);
+                        break;
+                }
+                if (check_crc) {
+                        if (rill__batch_validate(p, bsize, r->why, sizeof(r->why)) != RILL_OK)
+                                break;
+                }
+                rill__batch_hdr_parse(p, &h);
+                if (h.magic != 2 || h.last_offset_delta < 0) {
+                        snprintf(r->why, sizeof(r->why), "invalid batch header");
+                        break;
+                }
+                if (h.base_offset < r->next || h.base_offset < s->base ||
+                    h.base_offset + h.last_offset_delta - s->base > INT32_MAX) {
+                        snprintf(r->why, sizeof(r->why),
+                                 "batch base offset %" PRId64 " out of order (expected >= %" PRId64 ")",
+                                 h.base_offset, r->next);
+                        break;
+                }
+                last = h.base_offset + h.last_offset_delta;
+                if (pos == 0)
+                        r->first_ts = h.max_timestamp;
+                if (h.max_timestamp > r->max_ts) {
+                        r->max_ts = h.max_timestamp;
+                        r->max_ts_off = last;
+                }
+                if (idx && since > log->conf.index_interval_bytes) {
+                        uint8_t *e = rill__wb_extend(idx, IDX_ENTRY);
+                        rill__put_be32(e, (uint32_t)(last - s->base));
+                        rill__put_be32(e + 4, (uint32_t)pos);
+                        r->last_idx_pos = pos;
+                        if (r->max_ts > tidx_last) {
+                                e = rill__wb_extend(tidx, TIDX_ENTRY);
+                                rill__put_be64(e, (uint64_t)r->max_ts);
+                                rill__put_be32(e + 8, (uint32_t)(r->max_ts_off - s->base));
+                                tidx_last = r->max_ts;
+                        }
+                        since = 0;
+                }
+                since += (int64_t)bsize;
+                r->next = last + 1;
+                r->nbatches++;
+                pos += (int64_t)bsize;
+        }
+        r->valid_end = pos;
+        fwin_free(&w);
+        return err;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Loading and recovering segments                                          */
+/* ------------------------------------------------------------------------ */
+
+static int
+open_rw(const char *path, bool create)
+{
+        return open(path, O_RDWR | O_CLOEXEC | (create ? O_CREAT : 0), 0644);
+}
+
+/* Rewrites the two index files of @p s from the given entries. */
+static int
+write_indexes(rill__log_t *log, int64_t base, const rill__wbuf_t *idx, const rill__wbuf_t *tidx,
+              const char *suffix)
+{
+        char path[PATH_BUF], ext[32];
+        int fd;
+        const rill__wbuf_t *bufs[2] = {idx, tidx};
+        const char *exts[2] = {".index", ".timeindex"};
+        for (int i = 0; i < 2; i++) {
+                snprintf(ext, sizeof(ext), "%s%s", exts[i], suffix);
+                seg_path(log, base, ext, path);
+                fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+                if (fd < 0)
+                        return -1;
+                if (pwrite_all(fd, bufs[i]->buf, bufs[i]->len, 0) != 0) {
+                        close(fd);
+                        return -1;
+                }
+                close(fd);
+        }
+        return 0;
+}
+
+/* Reads the last entry of an index file; returns 1 if there is one, 0 if
+ * the file is empty, -1 if it is missing or its size is not a multiple of
+ * the entry size. */
+static int
+index_last(const char *path, size_t esz, uint8_t *e, int64_t *nentries)
+{
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        int64_t sz;
+        int r;
+        if (fd < 0)
+                return -1;
+        sz = fd_size(fd);
+        if (sz < 0 || sz % (int64_t)esz) {
+                close(fd);
+                return -1;
+        }
+        *nentries = sz / (int64_t)esz;
+        if (sz == 0) {
+                close(fd);
+                return 0;
+        }
+        r = pread_full(fd, e, esz, sz - (int64_t)esz) == (ssize_t)esz ? 1 : -1;
+        close(fd);
+        return r;
+}
+
+/* Reads and checks the header of the batch at @p pos. */
+static bool
+peek_batch(int fd, int64_t fsize, int64_t pos, rill__batch_hdr_t *h)
+{
+        uint8_t b[RILL__BATCH_HDR_SIZE];
+        if (pos < 0 || pos + RILL__BATCH_HDR_SIZE > fsize)
+                return false;
+        if (pread_full(fd, b, sizeof(b), pos) != (ssize_t)sizeof(b))
+                return false;
+        rill__batch_hdr_parse(b, h);
+        return h->magic == 2 && h->length >= RILL__BATCH_HDR_SIZE - 12 &&
+               pos + 12 + h->length <= fsize && h->last_offset_delta >= 0;
+}
+
+/*
+ * Loads segment @p s: determines its end offset, size and largest
+ * timestamp, checking or rebuilding its indexes. @p full_check re-validates
+ * every batch (CRC) and is used for the last segment after an unclean
+ * shutdown. Torn or invalid tails are truncated (with a warning).
+ */
+static rill_err_t
+seg_load(rill__log_t *log, seg_t *s, bool is_last, bool full_check)
+{
+        char path[PATH_BUF], ipath[PATH_BUF], tpath[PATH_BUF];
+        uint8_t ie[IDX_ENTRY], te[TIDX_ENTRY];
+        int64_t ni = 0, nt = 0, from = 0;
+        int fd, ir, tr;
+        bool rebuild = full_check;
+        scan_res_t r;
+        rill_err_t err;
+        rill__batch_hdr_t h;
+
+        seg_path(log, s->base, ".log", path);
+        seg_path(log, s->base, ".index", ipath);
+        seg_path(log, s->base, ".timeindex", tpath);
+        fd = open_rw(path, false);
+        if (fd < 0) {
+                RILL_LOG_E(LOG_COMP, "%s: open: %s", path, strerror(errno));
+                return RILL_ERR_IO;
+        }
+        s->size = fd_size(fd);
+        s->created_ms = rill__now_ms();
+        memset(&r, 0, sizeof(r));
+        r.next = s->base;
+        r.max_ts = -1;
+        r.max_ts_off = -1;
+        r.first_ts = -1;
+
+        if (!rebuild) {
+                /* Sanity-check the indexes: well-formed sizes and last
+                 * entries that point at real batches. */
+                ir = index_last(ipath, IDX_ENTRY, ie, &ni);
+                tr = index_last(tpath, TIDX_ENTRY, te, &nt);
+                if (ir < 0 || tr < 0) {
+                        rebuild = true;
+                } else if (ir == 1) {
+                        int64_t rel = (int32_t)rill__be32(ie), pos = (int32_t)rill__be32(ie + 4);
+                        if (rel < 0 || !peek_batch(fd, s->size, pos, &h) ||
+                            h.base_offset + h.last_offset_delta != s->base + rel)
+                                rebuild = true;
+                        else
+                                from = pos;
+                } else if (s->size > 0 && nt > 0) {
+                        /* Time entries without offset entries: possible
+                         * only for small segments; trust the tail scan. */
+                }
+                if (!rebuild && tr == 1) {
+                        int64_t trel = (int32_t)rill__be32(te + 8);
+                        if (trel < 0) {
+                                rebuild = true;
+                        } else {
+                                r.max_ts = (int64_t)rill__be64(te);
+                                r.max_ts_off = s->base + trel;
+                        }
+                }
+                if (!rebuild && s->size > 0 && peek_batch(fd, s->size, 0, &h))
+                        r.first_ts = h.max_timestamp;
+        }
+
+        if (!rebuild) {
+                /* Walk (and validate) the batches after the last index entry. */
+                err = seg_scan(log, s, fd, s->size, from, is_last, NULL, NULL, &r);
+                if (err != RILL_OK) {
+                        close(fd);
+                        return err;
+                }
+                if (r.valid_end != s->size || (r.max_ts_off >= r.next && r.next > s->base) ||
+                    (r.nbatches == 0 && from > 0)) {
+                        rebuild = true;
+                        memset(&r, 0, sizeof(r));
+                        r.next = s->base;
+                        r.max_ts = -1;
+                        r.max_ts_off = -1;
+                        r.first_ts = -1;
+                }
+        }
+
+        if (rebuild) {
+                rill__wbuf_t idx, tidx;
+                rill__wb_init(&idx, 256);
+                rill__wb_init(&tidx, 256);
+                err = seg_scan(log, s, fd, s->size, 0, is_last || full_check, &idx, &tidx, &r);
+                if (err != RILL_OK) {
+                        rill__wb_free(&idx);
+                        rill__wb_free(&tidx);
+                        close(fd);
+                        return err;
+                }
+                if (r.valid_end < s->size) {
+                        RILL_LOG_W(LOG_COMP,
+                                   "%s: truncating %" PRId64 " bytes at position %" PRId64 " (%s)",
+                                   path, s->size - r.valid_end, r.valid_end, r.why);
+                        if (ftruncate(fd, (off_t)r.valid_end) != 0) {
+                                RILL_LOG_E(LOG_COMP, "%s: ftruncate: %s", path, strerror(errno));
+                                rill__wb_free(&idx);
+                                rill__wb_free(&tidx);
+                                close(fd);
+                                return RILL_ERR_IO;
+                        }
+                        s->size = r.valid_end;
+                        if (fsync(fd) != 0)
+                                RILL_LOG_W(LOG_COMP, "%s: fsync: %s", path, strerror(errno));
+                }
+                /* A final time-index entry so that the segment's largest
+                 * timestamp is known without a scan at the next open. */
+                if (r.max_ts >= 0 &&
+                    (tidx.len == 0 || (int64_t)rill__be64(tidx.buf + tidx.len - TIDX_ENTRY) < r.max_ts)) {
+                        uint8_t *e = rill__wb_extend(&tidx, TIDX_ENTRY);
+                        rill__put_be64(e, (uint64_t)r.max_ts);
+                        rill__put_be32(e + 8, (uint32_t)(r.max_ts_off - s->base));
+                }
+                if (write_indexes(log, s->base, &idx, &tidx, "") != 0) {
+                        RILL_LOG_E(LOG_COMP, "%s: writing indexes: %s", path, strerror(errno));
+                        rill__wb_free(&idx);
+                        rill__wb_free(&tidx);
+                        close(fd);
+                        return RILL_ERR_IO;
+                }
+                if (!full_check)
+                        RILL_LOG_W(LOG_COMP, "%s: rebuilt indexes (%d batches)", path, r.nbatches);
+                rill__wb_free(&idx);
+                rill__wb_free(&tidx);
+        }
+        close(fd);
+        s->next = r.next;
+        s->max_ts = r.max_ts;
+        s->max_ts_off = r.max_ts_off;
+        s->first_ts = r.first_ts;
+        return RILL_OK;
+}
+
+/* Opens the fds of the active (last) segment and its append state. */
+static rill_err_t
+activate_last(rill__log_t *log, char *errstr, size_t errstr_size)
+{
+        seg_t *s = active_seg(log);
+        char path[PATH_BUF];
+        uint8_t e[TIDX_ENTRY];
+
+        seg_path(log, s->base, ".log", path);
+        log->fd = open_rw(path, true);
+        seg_path(log, s->base, ".index", path);
+        log->idx_fd = open_rw(path, true);
+        seg_path(log, s->base, ".timeindex", path);
+        log->tidx_fd = open_rw(path, true);
+        if (log->fd < 0 || log->idx_fd < 0 || log->tidx_fd < 0) {
+                rill__errf(errstr, errstr_size, "%s: open: %s", path, strerror(errno));
+                return RILL_ERR_IO;
+        }
+        log->idx_size = fd_size(log->idx_fd) / IDX_ENTRY * IDX_ENTRY;
+        log->tidx_size = fd_size(log->tidx_fd) / TIDX_ENTRY * TIDX_ENTRY;
+        log->bytes_since_idx = s->size;
+        if (log->idx_size > 0 &&
+            pread_full(log->idx_fd, e, IDX_ENTRY, log->idx_size - IDX_ENTRY) == IDX_ENTRY)
+                log->bytes_since_idx = s->size - (int32_t)rill__be32(e + 4);
+        log->tidx_last_ts = -1;
+        if (log->tidx_size > 0 &&
+            pread_full(log->tidx_fd, e, TIDX_ENTRY, log->tidx_size - TIDX_ENTRY) == TIDX_ENTRY)
+                log->tidx_last_ts = (int64_t)rill__be64(e);
+        return RILL_OK;
+}
+
+static void
+close_active(rill__log_t *log)
+{
+        if (log->fd >= 0)
+                close(log->fd);
+        if (log->idx_fd >= 0)
+                close(log->idx_fd);
+        if (log->tidx_fd >= 0)
+                close(log->tidx_fd);
+        log->fd = log->idx_fd = log->tidx_fd = -1;
+}
+
+/* Creates an empty segment file set at @p base and appends it to segs. */
+static rill_err_t
+create_segment(rill__log_t *log, int64_t base)
+{
+        char path[PATH_BUF];
+        const char *exts[3] = {".log", ".index", ".timeindex"};
+        seg_t *s;
+        for (int i = 0; i < 3; i++) {
+                int fd;
+                seg_path(log, base, exts[i], path);
+                fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+                if (fd < 0) {
+                        int e = errno;
+                        RILL_LOG_E(LOG_COMP, "%s: create: %s", path, strerror(e));
+                        for (int j = 0; j < i; j++) {
+                                seg_path(log, base, exts[j], path);
+                                unlink(path);
+                        }
+                        return errno_err(e);
+                }
+                close(fd);
+        }
+        rill__fsync_dir(log->dir);
+        s = segs_insert(log, log->nsegs);
+        s->base = base;
+        s->next = base;
+        s->max_ts = -1;
+        s->max_ts_off = -1;
+        s->first_ts = -1;
+        s->created_ms = rill__now_ms();
+        return RILL_OK;
+}
+
+/* Adds the final time-index entry of the active segment if needed. */
+static void
+finish_active_tidx(rill__log_t *log)
+{
+        seg_t *s = active_seg(log);
+        uint8_t e[TIDX_ENTRY];
+        if (s->max_ts < 0 || s->max_ts <= log->tidx_last_ts)
+                return;
+        rill__put_be64(e, (uint64_t)s->max_ts);
+        rill__put_be32(e + 8, (uint32_t)(s->max_ts_off - s->base));
+        if (pwrite_all(log->tidx_fd, e, TIDX_ENTRY, log->tidx_size) == 0) {
+                log->tidx_size += TIDX_ENTRY;
+                log->tidx_last_ts = s->max_ts;
+        } else if (ftruncate(log->tidx_fd, (off_t)log->tidx_size) != 0) {
+                RILL_LOG_W(LOG_COMP, "%s: time index write failed", log->dir);
+        }
+}
+
+/* Closes the active segment (fsyncing it) and starts a new one at the log
+ * end offset. On failure the current active segment stays active. */
+static rill_err_t
+roll(rill__log_t *log)
+{
+        seg_t *s = active_seg(log);
+        int64_t base = s->next;
+        int nsegs = log->nsegs;
+        rill_err_t err;
+
+        if (s->size == 0)
+                return RILL_OK;
+        finish_active_tidx(log);
+        if (fdatasync(log->fd) != 0 || fdatasync(log->idx_fd) != 0 || fdatasync(log->tidx_fd) != 0) {
+                int e = errno;
+                RILL_LOG_E(LOG_COMP, "%s: fsync on roll: %s", log->dir, strerror(e));
+                return errno_err(e);
+        }
+        if ((err = create_segment(log, base)) != RILL_OK)
+                return err;
+        close_active(log);
+        if ((err = activate_last(log, NULL, 0)) != RILL_OK) {
+                /* Fall back to the previous segment. */
+                char path[PATH_BUF];
+                close_active(log);
+                seg_path(log, base, ".log", path);
+                unlink(path);
+                seg_path(log, base, ".index", path);
+                unlink(path);
+                seg_path(log, base, ".timeindex", path);
+                unlink(path);
+                log->nsegs = nsegs;
+                activate_last(log, NULL, 0);
+                return err;
+        }
+        log->unflushed = 0;
+        log->last_flush_ms = rill__now_ms();
+        RILL_LOG_D(LOG_COMP, "%s: rolled new segment at offset %" PRId64, log->dir, base);
+        return RILL_OK;
+}
+
+static int
+cmp_i64(const void *a, const void *b)
+{
+        int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+        return x < y ? -1 : x > y;
+}
+
+static bool
+has_suffix(const char *s, const char *suf)
+{
+        size_t n = strlen(s), m = strlen(suf);
+        return n >= m && strcmp(s + n - m, suf) == 0;
+}
+
+/* Parses "<20 digits><ext>"; returns true and the base offset. */
+static bool
+parse_seg_name(const char *name, const char *ext, int64_t *base)
+{
+        size_t m = strlen(ext);
+        char *end;
+        long long v;
+        if (strlen(name) != 20 + m || strcmp(name + 20, ext) != 0)
+                return false;
+        for (int i = 0; i < 20; i++)
+                if (name[i] < '0' || name[i] > '9')
+                        return false;
+        errno = 0;
+        v = strtoll(name, &end, 10);
+        if (errno || end != name + 20 || v < 0)
+                return false;
+        *base = (int64_t)v;
+        return true;
+}
+
+rill_err_t
+rill__log_open(const char *dir, const rill__log_conf_t *conf, rill__log_t **out,
+               char *errstr, size_t errstr_size)
+{
+        rill__log_t *log;
+        DIR *d;
+        struct dirent *de;
+        int64_t *bases = NULL, ckpt;
+        size_t nb = 0, cb = 0;
+        char path[PATH_BUF];
+        bool clean;
+        rill_err_t err = RILL_OK;
+
+        *out = NULL;
+        if (rill__mkdirs(dir, 0755) != 0) {
+                rill__errf(errstr, errstr_size, "%s: mkdir: %s", dir, strerror(errno));
+                return RILL_ERR_IO;
+        }
+        log = RILL__NEW(rill__log_t);
+        log->dir = rill__strdup(dir);
+        log->conf = *conf;
+        if (log->conf.index_interval_bytes <= 0)
+                log->conf.index_interval_bytes = 4096;
+        log->fd = log->idx_fd = log->tidx_fd = log->rd_fd = -1;
+        log->rd_base = log->hint_base = -1;
+
+        d = opendir(dir);
+        if (!d) {
+                rill__errf(errstr, errstr_size, "%s: opendir: %s", dir, strerror(errno));
+                rill__free(log->dir);
+                rill__free(log);
+                return RILL_ERR_IO;
+        }
+        while ((de = readdir(d))) {
+                int64_t base;
+                if (has_suffix(de->d_name, ".cleaned") || has_suffix(de->d_name, ".tmp")) {
+                        /* Leftovers of an interrupted compaction or
+                         * checkpoint write: never part of the log. */
+                        dir_path(log, de->d_name, path);
+                        RILL_LOG_I(LOG_COMP, "%s: removing leftover %s", dir, de->d_name);
+                        unlink(path);
+                        continue;
+                }
+                if (!parse_seg_name(de->d_name, ".log", &base))
+                        continue;
+                if (nb == cb) {
+                        cb = cb ? cb * 2 : 16;
+                        bases = rill__realloc(bases, cb * sizeof(*bases));
+                }
+                bases[nb++] = base;
+        }
+        closedir(d);
+        if (nb)
+                qsort(bases, nb, sizeof(*bases), cmp_i64);
+
+        dir_path(log, CLEAN_MARKER, path);
+        clean = access(path, F_OK) == 0;
+        if (!clean && nb)
+                RILL_LOG_I(LOG_COMP, "%s: no clean-shutdown marker, recovering last segment", dir);
+
+        for (size_t i = 0; i < nb; i++) {
+                seg_t *s = segs_insert(log, log->nsegs);
+                s->base = bases[i];
+                err = seg_load(log, s, i == nb - 1, !clean && i == nb - 1);
+                if (err != RILL_OK) {
+                        rill__errf(errstr, errstr_size, "%s: loading segment %020" PRId64 " failed",
+                                   dir, bases[i]);
+                        goto fail;
+                }
+                log->total_size += s->size;
+                if (i > 0 && log->segs[i - 1].next > s->base)
+                        RILL_LOG_W(LOG_COMP, "%s: segment %020" PRId64 " overlaps the previous one "
+                                   "(ends at %" PRId64 ")", dir, s->base, log->segs[i - 1].next);
+        }
+        rill__free(bases);
+        bases = NULL;
+
+        ckpt = read_ckpt(log, START_CKPT);
+        if (log->nsegs == 0) {
+                err = create_segment(log, ckpt > 0 ? ckpt : 0);
+                if (err != RILL_OK) {
+                        rill__errf(errstr, errstr_size, "%s: cannot create first segment", dir);
+                        goto fail;
+                }
+        }
+        if ((err = activate_last(log, errstr, errstr_size)) != RILL_OK)
+                goto fail;
+        log->start = RILL__MAX(ckpt, log->segs[0].base);
+        if (log->start > active_seg(log)->next)
+                log->start = active_seg(log)->next;
+        log->cleaner_ckpt = read_ckpt(log, CLEANER_CKPT);
+        if (log->cleaner_ckpt < 0)
+                log->cleaner_ckpt = 0;
+        log->last_flush_ms = rill__now_ms();
+        if (clean) {
+                /* The marker must be gone before anything is appended, so
+                 * that a crash from now on triggers recovery. */
+                if (unlink(path) != 0 || rill__fsync_dir(dir) != 0) {
+                        rill__errf(errstr, errstr_size, "%s: removing marker: %s", path, strerror(errno));
+                        err = RILL_ERR_IO;
+                        goto fail;
+                }
+        }
+        *out = log;
+        return RILL_OK;
+fail:
+        rill__free(bases);
+        close_active(log);
+        rill__free(log->segs);
+        rill__free(log->dir);
+        rill__free(log);
+        return err;
+}
+
+rill_err_t
+rill__log_flush(rill__log_t *log)
+{
+        if (fsync(log->fd) != 0 || fsync(log->idx_fd) != 0 || fsync(log->tidx_fd) != 0) {
+                int e = errno;
+                RILL_LOG_E(LOG_COMP, "%s: fsync: %s", log->dir, strerror(e));
+                return errno_err(e);
+        }
+        log->unflushed = 0;
+        log->last_flush_ms = rill__now_ms();
+        return RILL_OK;
+}
+
+static void
+log_free(rill__log_t *log, bool write_marker)
+{
+        if (write_marker) {
+                char path[PATH_BUF];
+                int fd;
+                bool ok = rill__log_flush(log) == RILL_OK;
+                dir_path(log, CLEAN_MARKER, path);
+                if (ok && (fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) >= 0) {
+                        fsync(fd);
+                        close(fd);
+                        rill__fsync_dir(log->dir);
+                }
+        }
+        close_active(log);
+        rd_cache_drop(log);
+        rill__free(log->segs);
+        rill__free(log->dir);
+        rill__free(log);
+}
+
+void
+rill__log_close(rill__log_t *log)
+{
+        if (!log)
+                return;
+        log_free(log, true);
+}
+
+rill_err_t
+rill__log_delete(rill__log_t *log)
+{
+        char *dir;
+        int r;
+        if (!log)
+                return RILL_OK;
+        dir = rill__strdup(log->dir);
+        log_free(log, false);
+        r = rill__rmtree(dir);
+        if (r != 0)
+                RILL_LOG_E(LOG_COMP, "%s: removing: %s", dir, strerror(errno));
+        rill__free(dir);
+        return r == 0 ? RILL_OK : RILL_ERR_IO;
+}
+
+void
+rill__log_set_conf(rill__log_t *log, const rill__log_conf_t *conf)
+{
+        log->conf = *conf;
+        if (log->conf.index_interval_bytes <= 0)
+                log->conf.index_interval_bytes = 4096;
+}
+
+const rill__log_conf_t *
+rill__log_conf(const rill__log_t *log)
+{
+        return &log->conf;
+}
+
+const char *
+rill__log_dir(const rill__log_t *log)
+{
+        return log->dir;
+}
+
+int64_t
+rill__log_start_offset(const rill__log_t *log)
+{
+        return log->start;
+}
+
+int64_t
+rill__log_end_offset(const rill__log_t *log)
+{
+        return log->segs[log->nsegs - 1].next;
+}
+
+void
+rill__log_max_timestamp(const rill__log_t *log, int64_t *ts, int64_t *offset)
+{
+        int64_t bts = -1, boff = -1;
+        for (int i = 0; i < log->nsegs; i++) {
+                if (log->segs[i].max_ts > bts) {
+                        bts = log->segs[i].max_ts;
+                        boff = log->segs[i].max_ts_off;
+                }
+        }
+        *ts = bts;
+        *offset = boff;
+}
+
+int64_t
+rill__log_size_bytes(const rill__log_t *log)
+{
+        return log->total_size;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Append                                                                   */
+/* ------------------------------------------------------------------------ */
+
+rill_err_t
+rill__log_append(rill__log_t *log, uint8_t *data, size_t len, int32_t leader_epoch,
+                 int64_t *first_offset, int64_t *append_time,
+                 char *errstr, size_t errstr_size)
+{
+        seg_t *s;
+        size_t pos;
+        int64_t noffsets = 0, nrecords = 0, now = rill__now_ms(), next, first_ts = -1;
+        int64_t old_size;
+        rill_err_t err;
+        uint8_t ibuf_stack[32 * IDX_ENTRY], tbuf_stack[32 * TIDX_ENTRY];
+        uint8_t *ibuf = ibuf_stack, *tbuf = tbuf_stack;
+        size_t ilen = 0, tlen = 0, icap = 32;
+
+        if (len == 0) {
+                rill__errf(errstr, errstr_size, "empty record set");
+                return RILL_ERR_PROTOCOL;
+        }
+        /* Pass 1: validate everything; nothing is written unless all
+         * batches are valid. */
+        for (pos = 0; pos < len;) {
+                rill__batch_hdr_t h;
+                size_t bsize;
+                err = rill__batch_validate(data + pos, len - pos, errstr, errstr_size);
+                if (err != RILL_OK)
+                        return err;
+                bsize = rill__batch_size(data + pos);
+                if (bsize > (size_t)log->conf.max_message_bytes) {
+                        rill__errf(errstr, errstr_size, "batch of %zu bytes exceeds max.message.bytes %d",
+                                   bsize, (int)log->conf.max_message_bytes);
+                        return RILL_ERR_TOO_LARGE;
+                }
+                rill__batch_hdr_parse(data + pos, &h);
+                if (h.records_count < 1 || h.last_offset_delta != h.records_count - 1) {
+                        rill__errf(errstr, errstr_size,
+                                   "invalid batch: %d records, lastOffsetDelta %d",
+                                   (int)h.records_count, (int)h.last_offset_delta);
+                        return RILL_ERR_CORRUPT;
+                }
+                if (first_ts < 0)
+                        first_ts = log->conf.log_append_time ? now : h.max_timestamp;
+                noffsets += (int64_t)h.last_offset_delta + 1;
+                nrecords += h.records_count;
+                pos += bsize;
+        }
+
+        /* Roll first if this request does not fit the active segment. */
+        s = active_seg(log);
+        if (s->size > 0) {
+                bool full = s->size + (int64_t)len > log->conf.segment_bytes ||
+                            s->size + (int64_t)len > INT32_MAX ||
+                            s->next + noffsets - 1 - s->base > INT32_MAX;
+                int64_t waited = s->first_ts >= 0 ? first_ts - s->first_ts : now - s->created_ms;
+                if (full || waited > log->conf.segment_ms) {
+                        if ((err = roll(log)) != RILL_OK) {
+                                rill__errf(errstr, errstr_size, "%s: cannot roll segment", log->dir);
+                                return err;
+                        }
+                        s = active_seg(log);
+                }
+        }
+        if (s->size + (int64_t)len > INT32_MAX) {
+                rill__errf(errstr, errstr_size, "record set of %zu bytes too large for a segment", len);
+                return RILL_ERR_TOO_LARGE;
+        }
+
+        /* Pass 2: assign offsets, stamp epoch and LogAppendTime. */
+        next = s->next;
+        for (pos = 0; pos < len;) {
+                uint8_t *p = data + pos;
+                size_t bsize = rill__batch_size(p);
+                rill__put_be64(p + RILL__BATCH_OFF_BASE_OFFSET, (uint64_t)next);
+                rill__put_be32(p + RILL__BATCH_OFF_LEADER_EPOCH, (uint32_t)leader_epoch);
+                if (log->conf.log_append_time) {
+                        uint16_t attrs = rill__be16(p + RILL__BATCH_OFF_ATTRS);
+                        rill__put_be16(p + RILL__BATCH_OFF_ATTRS, attrs | RILL__BATCH_ATTR_LOG_APPEND_TIME);
+                        rill__put_be64(p + RILL__BATCH_OFF_MAX_TS, (uint64_t)now);
+                        rill__put_be32(p + RILL__BATCH_OFF_CRC,
+                                       rill__crc32c(0, p + RILL__BATCH_OFF_ATTRS, bsize - RILL__BATCH_OFF_ATTRS));
+                }
+                next += (int64_t)rill__be32(p + RILL__BATCH_OFF_LAST_DELTA) + 1;
+                pos += bsize;
+        }
+
+        /* One write for the whole request. */
+        old_size = s->size;
+        if (pwrite_all(log->fd, data, len, old_size) != 0) {
+                int e = errno;
+                rill__errf(errstr, errstr_size, "%s: write: %s", log->dir, strerror(e));
+                RILL_LOG_E(LOG_COMP, "%s: append of %zu bytes failed: %s", log->dir, len, strerror(e));
+                if (ftruncate(log->fd, (off_t)old_size) != 0)
+                        RILL_LOG_E(LOG_COMP, "%s: truncating back to %" PRId64 " failed: %s",
+                                   log->dir, old_size, strerror(errno));
+                return errno_err(e);
+        }
+
+        /* Index entries and segment state. */
+        *first_offset = s->next;
+        for (pos = 0; pos < len;) {
+                const uint8_t *p = data + pos;
+                size_t bsize = rill__batch_size(p);
+                int64_t base = (int64_t)rill__be64(p + RILL__BATCH_OFF_BASE_OFFSET);
+                int64_t last = base + (int32_t)rill__be32(p + RILL__BATCH_OFF_LAST_DELTA);
+                int64_t mts = (int64_t)rill__be64(p + RILL__BATCH_OFF_MAX_TS);
+                int64_t bpos = old_size + (int64_t)pos;
+                if (bpos == 0)
+                        s->first_ts = mts;
+                if (mts > s->max_ts) {
+                        s->max_ts = mts;
+                        s->max_ts_off = last;
+                }
+                if (log->bytes_since_idx > log->conf.index_interval_bytes) {
+                        if (ilen == icap) {
+                                size_t ncap = icap * 4;
+                                uint8_t *ni = rill__malloc(ncap * IDX_ENTRY);
+                                uint8_t *nt = rill__malloc(ncap * TIDX_ENTRY);
+                                memcpy(ni, ibuf, ilen * IDX_ENTRY);
+                                memcpy(nt, tbuf, tlen * TIDX_ENTRY);
+                                if (ibuf != ibuf_stack) {
+                                        rill__free(ibuf);
+                                        rill__free(tbuf);
+                                }
+                                ibuf = ni;
+                                tbuf = nt;
+                                icap = ncap;
+                        }
+                        rill__put_be32(ibuf + ilen * IDX_ENTRY, (uint32_t)(last - s->base));
+                        rill__put_be32(ibuf + ilen * IDX_ENTRY + 4, (uint32_t)bpos);
+                        ilen++;
+                        if (s->max_ts > log->tidx_last_ts) {
+                                rill__put_be64(tbuf + tlen * TIDX_ENTRY, (uint64_t)s->max_ts);
+                                rill__put_be32(tbuf + tlen * TIDX_ENTRY + 8,
+                                               (uint32_t)(s->max_ts_off - s->base));
+                                tlen++;
+                                log->tidx_last_ts = s->max_ts;
+                        }
+                        log->bytes_since_idx = 0;
+                }
+                log->bytes_since_idx += (int64_t)bsize;
+                pos += bsize;
+        }
+        if (ilen) {
+                if (pwrite_all(log->idx_fd, ibuf, ilen * IDX_ENTRY, log->idx_size) == 0) {
+                        log->idx_size += (int64_t)(ilen * IDX_ENTRY);
+                } else {
+                        /* Indexes are sparse and rebuildable: a missing
+                         * entry only costs a longer scan. */
+                        RILL_LOG_W(LOG_COMP, "%s: index write failed: %s", log->dir, strerror(errno));
+                        if (ftruncate(log->idx_fd, (off_t)log->idx_size) != 0)
+                                RILL_LOG_W(LOG_COMP, "%s: index truncate failed", log->dir);
+                }
+        }
+        if (tlen) {
+                if (pwrite_all(log->tidx_fd, tbuf, tlen * TIDX_ENTRY, log->tidx_size) == 0) {
+                        log->tidx_size += (int64_t)(tlen * TIDX_ENTRY);
+                } else {
+                        RILL_LOG_W(LOG_COMP, "%s: time index write failed: %s", log->dir, strerror(errno));
+                        if (ftruncate(log->tidx_fd, (off_t)log->tidx_size) != 0)
+                                RILL_LOG_W(LOG_COMP, "%s: time index truncate failed", log->dir);
+                        /* Re-read the last entry so later entries stay monotonic. */
+                        log->tidx_last_ts = INT64_MAX;
+                }
+        }
+        if (ibuf != ibuf_stack) {
+                rill__free(ibuf);
+                rill__free(tbuf);
+        }
+        s->next = next;
+        s->size = old_size + (int64_t)len;
+        log->total_size += (int64_t)len;
+        if (append_time)
+                *append_time = log->conf.log_append_time ? now : -1;
+
+        log->unflushed += nrecords;
+        if (log->unflushed >= log->conf.flush_messages) {
+                if ((err = rill__log_flush(log)) != RILL_OK) {
+                        /* The data is written but not durable; report it. */
+                        rill__errf(errstr, errstr_size, "%s: fsync failed", log->dir);
+                        return err;
+                }
+        }
+        return RILL_OK;
+}
+
+void
+rill__log_tick(rill__log_t *log, int64_t now_ms)
+{
+        if (log->unflushed > 0 && log->conf.flush_ms != INT64_MAX &&
+            now_ms - log->last_flush_ms >= log->conf.flush_ms)
+                rill__log_flush(log);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Read                                                                     */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * Finds, in segment @p si, the position of the first batch whose last
+ * offset is >= @p offset. Returns the position (the segment size if there
+ * is none) or -1 on an I/O error or a corrupt header.
+ */
+static int64_t
+seg_locate(rill__log_t *log, int si, int64_t offset, int64_t *batch_base)
+{
+        const seg_t *s = &log->segs[si];
+        int fd = seg_rd_fd(log, si);
+        int64_t pos;
+        fwin_t w;
+
+        if (fd < 0)
+                return -1;
+        if (log->hint_base == s->base && log->hint_off == offset)
+                pos = log->hint_pos;
+        else
+                pos = seg_lookup_pos(log, si, offset);
+        fwin_init(&w, fd, s->size, 4096);
+        while (pos < s->size) {
+                int shrt;
+                const uint8_t *p = fwin_get(&w, pos, RILL__BATCH_HDR_SIZE, &shrt);
+                int64_t base, last;
+                int32_t length;
+                if (!p || p[RILL__BATCH_OFF_MAGIC] != 2) {
+                        pos = -1;
+                        break;
+                }
+                length = (int32_t)rill__be32(p + RILL__BATCH_OFF_LENGTH);
+                if (length < RILL__BATCH_HDR_SIZE - 12) {
+                        pos = -1;
+                        break;
+                }
+                base = (int64_t)rill__be64(p);
+                last = base + (int32_t)rill__be32(p + RILL__BATCH_OFF_LAST_DELTA);
+                if (last >= offset) {
+                        if (batch_base)
+                                *batch_base = base;
+                        break;
+                }
+                pos += 12 + (int64_t)length;
+        }
+        fwin_free(&w);
+        return pos;
+}
+
+rill_err_t
+rill__log_read(rill__log_t *log, int64_t offset, int64_t max_offset, int32_t max_bytes,
+               rill__wbuf_t *out)
+{
+        int64_t end = rill__log_end_offset(log);
+        int si;
+        size_t got = 0;
+
+        if (offset < log->start || offset > end)
+                return RILL_ERR_OFFSET_OUT_OF_RANGE;
+        if (max_offset > end)
+                max_offset = end;
+        if (offset >= max_offset)
+                return RILL_OK;
+        if (max_bytes < 0)
+                max_bytes = 0;
+        si = seg_find(log, offset);
+        for (; si < log->nsegs; si++) {
+                const seg_t *s = &log->segs[si];
+                int64_t pos, chunk, walked = 0, next_off = offset;
+                size_t budget, start_len = out->len;
+                int fd;
+                bool stop = false;
+                uint8_t *dst;
+                ssize_t n;
+
+                if (s->base >= max_offset)
+                        break;
+                if (offset < s->base)
+                        offset = s->base;
+                if (offset >= s->next)
+                        continue;
+                pos = seg_locate(log, si, offset, NULL);
+                if (pos < 0)
+                        return got ? RILL_OK : RILL_ERR_IO;
+                if (pos >= s->size)
+                        continue;
+                fd = seg_rd_fd(log, si);
+                budget = got < (size_t)max_bytes ? (size_t)max_bytes - got : 0;
+                chunk = RILL__MIN((int64_t)budget, s->size - pos);
+                if (got == 0 && chunk < RILL__BATCH_HDR_SIZE)
+                        chunk = RILL__MIN((int64_t)RILL__BATCH_HDR_SIZE, s->size - pos);
+                if (chunk <= 0)
+                        break;
+                dst = rill__wb_extend(out, (size_t)chunk);
+                n = pread_full(fd, dst, (size_t)chunk, pos);
+                if (n < 0) {
+                        out->len = start_len;
+                        return got ? RILL_OK : RILL_ERR_IO;
+                }
+                /* Keep whole batches below max_offset. The first batch of
+                 * the response is always complete in the header sense:
+                 * chunk >= RILL__BATCH_HDR_SIZE whenever got == 0. */
+                while (n - walked >= RILL__BATCH_HDR_SIZE) {
+                        const uint8_t *p = dst + walked;
+                        int64_t bsize = (int64_t)rill__batch_size(p), last;
+                        if (bsize < RILL__BATCH_HDR_SIZE || p[RILL__BATCH_OFF_MAGIC] != 2) {
+                                stop = true;
+                                break;
+                        }
+                        last = (int64_t)rill__be64(p) + (int32_t)rill__be32(p + RILL__BATCH_OFF_LAST_DELTA);
+                        if (last >= max_offset) {
+                                stop = true;
+                                break;
+                        }
+                        if (walked + bsize > n) {
+                                if (got == 0 && walked == 0 && pos + bsize <= s->size) {
+                                        /* KIP-74: the first batch is returned
+                                         * even when larger than max_bytes. */
+                                        out->len = start_len;
+                                        dst = rill__wb_extend(out, (size_t)bsize);
+                                        n = pread_full(fd, dst, (size_t)bsize, pos);
+                                        if (n != bsize) {
+                                                out->len = start_len;
+                                                return RILL_ERR_IO;
+                                        }
+                                        walked = bsize;
+                                        next_off = last + 1;
+                                }
+                                stop = true;
+                                break;
+                        }
+                        walked += bsize;
+                        next_off = last + 1;
+                }
+                out->len = start_len + (size_t)walked;
+                got += (size_t)walked;
+                if (walked > 0) {
+                        /* Remember where the next sequential read starts. */
+                        log->hint_base = s->base;
+                        log->hint_off = next_off;
+                        log->hint_pos = pos + walked;
+                } else if (got == 0 && stop) {
+                        /* Nothing readable below max_offset, or a corrupt header. */
+                        break;
+                }
+                if (stop || got >= (size_t)max_bytes || pos + walked < s->size)
+                        break;
+                offset = s->next;
+        }
+        return RILL_OK;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Not yet implemented parts (filled in below by later commits)             */
+/* ------------------------------------------------------------------------ */
+
+rill_err_t
+rill__log_offset_for_time(rill__log_t *log, int64_t ts, int64_t *offset, int64_t *found_ts)
+{
+        *offset = -1;
+        *found_ts = -1;
+        return RILL_ERR_UNSUPPORTED;
+}
+
+rill_err_t
+rill__log_delete_records(rill__log_t *log, int64_t offset)
+{
+        return RILL_ERR_UNSUPPORTED;
+}
+
+rill_err_t
+rill__log_truncate(rill__log_t *log, int64_t offset)
+{
+        return RILL_ERR_UNSUPPORTED;
+}
+
+int
+rill__log_retention(rill__log_t *log, int64_t now_ms)
+{
+        return 0;
+}
+
+rill_err_t
+rill__log_compact(rill__log_t *log, int64_t now_ms)
+{
+        return RILL_DECLINED;
+}

@@ -75,6 +75,10 @@ rill_err_t rill__log_open(const char *dir, const rill__log_conf_t *conf, rill__l
                           char *errstr, size_t errstr_size);
 /** Flushes, writes the clean-shutdown marker and frees the log. NULL is a no-op. */
 void rill__log_close(rill__log_t *log);
+/** Frees the log as a crash would leave it: closes its files without
+ *  flushing and without writing the clean-shutdown marker, so the next open
+ *  runs crash recovery (rill_broker_kill). NULL is a no-op. */
+void rill__log_abandon(rill__log_t *log);
 /** Closes the log and removes its directory (topic deletion). */
 rill_err_t rill__log_delete(rill__log_t *log);
 /** Replaces the log's settings (AlterConfigs). */

@@ -1,0 +1,146 @@
+/*
+ * server.h - private interfaces of the broker's core server (internal).
+ *
+ * The core server is broker.c (lifecycle, topic registry, periodic work),
+ * net.c (epoll loop, connections, framing), dispatch.c (API table, request
+ * header, ApiVersions) and the data-plane handlers api_metadata.c,
+ * api_produce.c, api_fetch.c and api_list_offsets.c. This header holds what
+ * those files share and nobody else needs: the broker struct itself, the
+ * net <-> broker hooks, the per-API descriptors and the long-poll Fetch
+ * plumbing. Other modules use broker_int.h only.
+ *
+ * Threading: everything here runs on the broker's event-loop thread unless a
+ * function says otherwise. rill_broker_start/stop/kill run on the caller's
+ * thread while the loop thread is not running (before it is created or after
+ * it has been joined), so they may touch the same state without locks.
+ */
+#ifndef RILL_BROKER_SERVER_H
+#define RILL_BROKER_SERVER_H
+
+#include <stdatomic.h>
+
+#include "broker_int.h"
+
+/** Size of the API lookup table (index = api key). */
+#define RILL__API_SLOTS 128
+
+typedef struct rill__net rill__net_t;
+typedef struct rill__fetch_park rill__fetch_park_t;
+
+struct rill_broker_s {
+        rill_broker_conf_t *conf;       /**< owned */
+        char *data_dir;                 /**< first entry of log.dirs */
+        char *cluster_id;               /**< from meta.properties or generated */
+        char adv_host[256];
+        int adv_port;
+        char bootstrap[300];            /**< "adv_host:adv_port" */
+        atomic_int port;                /**< bound port, 0 before the first start */
+        bool running;
+        int lock_fd;                    /**< flock()ed <data_dir>/.lock while running */
+
+        /* Topic registry: an array in creation order plus an open-addressing
+         * hash table of indexes into it (rebuilt on create/delete). */
+        rill__topic_t **topics;
+        int topic_cnt;
+        int topic_cap;
+        int32_t *topic_hash;            /**< -1 = empty slot */
+        int topic_hash_size;            /**< power of two */
+
+        rill__groups_t *groups;
+        rill__net_t *net;
+        pthread_t thread;
+
+        const rill__api_desc_t *apis[RILL__API_SLOTS];
+
+        /* Long-poll Fetch: parked requests and the partitions appended to
+         * since the last wake-up pass. */
+        rill__fetch_park_t *fetch_parked;
+        rill__partition_t **fetch_dirty;
+        int fetch_dirty_cnt;
+        int fetch_dirty_cap;
+
+        int64_t next_tick_ms;           /**< monotonic */
+        int64_t next_retention_ms;      /**< monotonic */
+        int64_t next_idle_check_ms;     /**< monotonic */
+};
+
+/* ---- net.c ---- */
+
+/** Creates the network layer for @p b (no sockets yet). */
+rill__net_t *rill__net_new(rill_broker_t *b);
+/**
+ * Creates the epoll instance and eventfd and binds a non-blocking listener
+ * to @p host (empty = all interfaces) and @p port (0 = a free port).
+ * @returns RILL_OK and the bound port in *bound_port, or RILL_ERR_IO.
+ */
+rill_err_t rill__net_listen(rill__net_t *n, const char *host, int port, int *bound_port,
+                            char *errstr, size_t errstr_size);
+/** Runs the event loop until rill__net_wakeup_stop(). Loop thread. */
+void rill__net_run(rill__net_t *n);
+/** Asks the loop to return. Thread-safe (async-signal-safe: one write()). */
+void rill__net_wakeup_stop(rill__net_t *n);
+/** Closes the listener, every connection and the epoll/eventfd descriptors.
+ *  Call after the loop thread has returned. Parked requests stay valid
+ *  (their connections are marked dead). */
+void rill__net_close_all(rill__net_t *n);
+void rill__net_destroy(rill__net_t *n);
+/** "ip:port" of the peer, for log messages. */
+const char *rill__conn_peer(const rill__conn_t *c);
+
+/* ---- broker.c: hooks driven by the loop ---- */
+
+/** Milliseconds until the broker's next timed work (tick or fetch deadline). */
+int rill__broker_loop_timeout(rill_broker_t *b, int64_t now_mono_ms);
+/** Called after each batch of events: completes woken and expired fetches,
+ *  runs the ~50 ms tick when due. */
+void rill__broker_loop_iter(rill_broker_t *b, int64_t now_mono_ms);
+/** The connection idle limit (connections.max.idle.ms), for net.c. */
+int64_t rill__broker_idle_ms(const rill_broker_t *b);
+/** socket.request.max.bytes, for net.c. */
+int32_t rill__broker_max_request(const rill_broker_t *b);
+
+/* ---- dispatch.c ---- */
+
+/** Fills b->apis from this module's and the group/admin modules' tables. */
+void rill__dispatch_init(rill_broker_t *b);
+/**
+ * Decodes the request header of @p req (frame already set), looks the API up
+ * and runs its handler, writing the response body into @p resp.
+ * @returns what net.c must do with the response.
+ */
+rill__hres_t rill__dispatch(rill__req_t *req, rill__wbuf_t *resp);
+/** Encodes the response header for @p req into @p hdr (size prefix for a
+ *  body of @p body_len bytes included); returns its length (<= 9). */
+size_t rill__resp_header(const rill__req_t *req, size_t body_len, uint8_t hdr[16]);
+/** Logs "malformed <Api> v<N> from <client>" and returns RILL__H_CLOSE. */
+rill__hres_t rill__req_malformed(rill__req_t *req);
+/** The name of API @p key ("Produce"), or "Unknown". */
+const char *rill__api_name(int16_t key);
+
+/* ---- data-plane API descriptors ---- */
+
+extern const rill__api_desc_t rill__api_metadata;
+extern const rill__api_desc_t rill__api_produce;
+extern const rill__api_desc_t rill__api_fetch;
+extern const rill__api_desc_t rill__api_list_offsets;
+
+/* ---- api_fetch.c: long-poll plumbing ---- */
+
+/** An append reached @p p: parked fetches on it are re-checked after the
+ *  current batch of events. */
+void rill__fetch_notify(rill_broker_t *b, rill__partition_t *p);
+/** Completes parked fetches that were woken or whose deadline passed. */
+void rill__fetch_poll(rill_broker_t *b, int64_t now_mono_ms);
+/** Earliest parked-fetch deadline (monotonic ms), or INT64_MAX. */
+int64_t rill__fetch_next_deadline(const rill_broker_t *b);
+/** Responds to every parked fetch now (before a topic is deleted). */
+void rill__fetch_complete_all(rill_broker_t *b);
+/** Frees every parked fetch without responding (shutdown). */
+void rill__fetch_shutdown(rill_broker_t *b);
+
+/* ---- shared helpers for handlers ---- */
+
+/** Leader-epoch fencing for Fetch/ListOffsets (current_leader_epoch -1 = none). */
+int16_t rill__check_leader_epoch(const rill__partition_t *p, int32_t current_leader_epoch);
+
+#endif /* RILL_BROKER_SERVER_H */

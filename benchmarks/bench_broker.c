@@ -52,6 +52,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -95,10 +96,15 @@ typedef struct bench_opts {
         const char *mock_path;   /**< NULL = next to this executable */
         const char *overrides[BENCH_MAX_OVERRIDES];
         int override_cnt;
+        const char *producer_props[BENCH_MAX_OVERRIDES]; /**< extra "k=v" for producers */
+        int producer_prop_cnt;
+        const char *consumer_props[BENCH_MAX_OVERRIDES]; /**< extra "k=v" for the consumer */
+        int consumer_prop_cnt;
         const char *wrapper;     /**< command prefix for the server, or NULL */
         const char *profile_cmd; /**< command started once the server is up, or NULL */
         const char *topic;
         const char *tmp_base;    /**< where the temp dirs go ($TMPDIR or /tmp) */
+        int repeat;              /**< runs per target (medians are reported) */
         bool keep;
         bool verbose;
 } bench_opts_t;
@@ -181,6 +187,16 @@ static double
 now_s(void)
 {
         return (double)rill__mono_us() / 1e6;
+}
+
+/** With --verbose, prints a phase's CLOCK_MONOTONIC window, which matches
+ *  `perf record -k CLOCK_MONOTONIC` timestamps (for `perf report --time`). */
+static void
+print_window(const bench_opts_t *o, const char *phase, double t0, double t1)
+{
+        if (o->verbose)
+                fprintf(stderr, "bench-broker: %s window CLOCK_MONOTONIC %.6f,%.6f\n", phase,
+                        t0, t1);
 }
 
 static void
@@ -798,6 +814,26 @@ conf_set_all(rd_kafka_conf_t *conf, const char *const *kv)
         return true;
 }
 
+/** Sets each "key=value" of @p props on @p conf; false on error. */
+static bool
+conf_set_props(rd_kafka_conf_t *conf, const char *const *props, int cnt)
+{
+        char err[512];
+
+        for (int i = 0; i < cnt; i++) {
+                const char *eq = strchr(props[i], '=');
+                char *key = rill__strndup(props[i], (size_t)(eq - props[i]));
+                rd_kafka_conf_res_t res = rd_kafka_conf_set(conf, key, eq + 1, err, sizeof(err));
+
+                rill__free(key);
+                if (res != RD_KAFKA_CONF_OK) {
+                        errorf("%s: %s", props[i], err);
+                        return false;
+                }
+        }
+        return true;
+}
+
 /** Counters shared with the delivery-report callback. */
 typedef struct dr_state {
         long delivered;
@@ -821,7 +857,8 @@ dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 }
 
 static rd_kafka_t *
-new_producer(const bench_server_t *srv, dr_state_t *dr, const char *const *kv)
+new_producer(const bench_opts_t *o, const bench_server_t *srv, dr_state_t *dr,
+             const char *const *kv)
 {
         rd_kafka_conf_t *conf = base_conf(srv);
         rd_kafka_t *rk;
@@ -829,7 +866,8 @@ new_producer(const bench_server_t *srv, dr_state_t *dr, const char *const *kv)
 
         if (!conf)
                 return NULL;
-        if (!conf_set_all(conf, kv)) {
+        if (!conf_set_all(conf, kv) ||
+            !conf_set_props(conf, o->producer_props, o->producer_prop_cnt)) {
                 rd_kafka_conf_destroy(conf);
                 return NULL;
         }
@@ -911,7 +949,7 @@ create_topic(const bench_opts_t *o, bench_server_t *srv)
 {
         dr_state_t dr = { 0, 0, 0 };
         static const char *const kv[] = { NULL };
-        rd_kafka_t *rk = new_producer(srv, &dr, kv);
+        rd_kafka_t *rk = new_producer(o, srv, &dr, kv);
         rd_kafka_NewTopic_t *nt;
         rd_kafka_AdminOptions_t *ao;
         rd_kafka_queue_t *q;
@@ -1036,7 +1074,7 @@ phase_produce(const bench_opts_t *o, bench_server_t *srv, const char *value, ben
         int rc = 0;
 
         snprintf(linger, sizeof(linger), "%g", o->linger_ms);
-        rk = new_producer(srv, &dr, kv);
+        rk = new_producer(o, srv, &dr, kv);
         if (!rk)
                 return -1;
         if (wait_topic(rk, srv, o->topic, o->partitions, 30) != 0) {
@@ -1104,6 +1142,7 @@ phase_produce(const bench_opts_t *o, bench_server_t *srv, const char *value, ben
         if (rc == 0 && !strcmp(o->acks, "0"))
                 rc = wait_watermarks(o, srv, rk, 60);
         t1 = now_s();
+        print_window(o, "produce", t0, t1);
         cpu_sample(srv->pid, &cpu1);
         if (dr.failed) {
                 errorf("produce: %ld of %ld records failed; first error: %s", dr.failed, o->count,
@@ -1153,7 +1192,8 @@ phase_consume(const bench_opts_t *o, bench_server_t *srv, bench_result_t *r)
 
         if (!conf)
                 return -1;
-        if (!conf_set_all(conf, kv)) {
+        if (!conf_set_all(conf, kv) ||
+            !conf_set_props(conf, o->consumer_props, o->consumer_prop_cnt)) {
                 rd_kafka_conf_destroy(conf);
                 return -1;
         }
@@ -1260,6 +1300,7 @@ phase_consume(const bench_opts_t *o, bench_server_t *srv, bench_result_t *r)
                 }
         }
         t1 = now_s();
+        print_window(o, "consume", t0, t1);
         cpu_sample(srv->pid, &cpu1);
         if (bad_size) {
                 errorf("consume: %ld records had a value size other than %d", bad_size,
@@ -1317,10 +1358,10 @@ phase_latency(const bench_opts_t *o, bench_server_t *srv, const char *value, ben
         double *us = rill__calloc((size_t)(o->latency_count > 0 ? o->latency_count : 1),
                                   sizeof(*us));
         cpu_sample_t cpu0 = { -1, -1, 0, 0 }, cpu1;
-        double sum = 0;
+        double sum = 0, lat_t0 = now_s();
         int rc = 0;
 
-        rk = new_producer(srv, &dr, kv);
+        rk = new_producer(o, srv, &dr, kv);
         if (!rk) {
                 rill__free(us);
                 return -1;
@@ -1335,8 +1376,10 @@ phase_latency(const bench_opts_t *o, bench_server_t *srv, const char *value, ben
                 long want = dr.delivered + dr.failed + 1;
                 double t0, t1, deadline;
 
-                if (i == o->latency_warmup)
+                if (i == o->latency_warmup) {
                         cpu_sample(srv->pid, &cpu0);
+                        lat_t0 = now_s();
+                }
                 t0 = now_s();
                 if (rd_kafka_produce(rkt, (int32_t)(i % o->partitions), 0, (void *)value,
                                      (size_t)o->value_size, NULL, 0, NULL) == -1) {
@@ -1370,6 +1413,7 @@ phase_latency(const bench_opts_t *o, bench_server_t *srv, const char *value, ben
                 }
         }
         cpu_sample(srv->pid, &cpu1);
+        print_window(o, "latency", lat_t0, now_s());
         if (rc == 0 && n > 0) {
                 qsort(us, (size_t)n, sizeof(*us), cmp_double);
                 r->lat_p50_us = quantile(us, n, 0.50);
@@ -1440,6 +1484,53 @@ result_init(bench_result_t *r)
         r->lat_p50_us = r->lat_p99_us = r->lat_p999_us = r->lat_mean_us = NAN;
         r->lat_max_us = r->lat_cpu_s = NAN;
         r->rss_mb = NAN;
+}
+
+/** The median of the double at offset @p field over the @p n runs that
+ *  succeeded and measured it (NAN if none). */
+static double
+median_of(const bench_result_t *runs, int n, size_t field)
+{
+        double v[64];
+        int k = 0;
+
+        for (int i = 0; i < n && k < 64; i++) {
+                double x = *(const double *)((const char *)&runs[i] + field);
+                if (!runs[i].failed && !isnan(x))
+                        v[k++] = x;
+        }
+        if (k == 0)
+                return NAN;
+        qsort(v, (size_t)k, sizeof(v[0]), cmp_double);
+        return k % 2 ? v[k / 2] : (v[k / 2 - 1] + v[k / 2]) / 2;
+}
+
+/** Folds @p n runs of one target into @p out: the median of every figure
+ *  over the runs that succeeded. */
+static void
+result_median(bench_result_t *out, const bench_result_t *runs, int n)
+{
+        static const size_t fields[] = {
+                offsetof(bench_result_t, produce_s),   offsetof(bench_result_t, produce_cpu_s),
+                offsetof(bench_result_t, consume_s),   offsetof(bench_result_t, consume_cpu_s),
+                offsetof(bench_result_t, lat_p50_us),  offsetof(bench_result_t, lat_p99_us),
+                offsetof(bench_result_t, lat_p999_us), offsetof(bench_result_t, lat_mean_us),
+                offsetof(bench_result_t, lat_max_us),  offsetof(bench_result_t, lat_cpu_s),
+                offsetof(bench_result_t, rss_mb),
+        };
+
+        result_init(out);
+        for (int i = 0; i < n; i++) {
+                out->ran |= runs[i].ran;
+                out->failed |= runs[i].failed;
+                if (!runs[i].failed && runs[i].ran) {
+                        /* Counts are the same in every successful run. */
+                        out->consume_n = runs[i].consume_n;
+                        out->lat_n = runs[i].lat_n;
+                }
+        }
+        for (size_t f = 0; f < sizeof(fields) / sizeof(fields[0]); f++)
+                *(double *)((char *)out + fields[f]) = median_of(runs, n, fields[f]);
 }
 
 static int
@@ -1570,8 +1661,9 @@ print_table(const bench_opts_t *o, const bench_result_t *res)
         }
         (void)a;
         (void)b;
-        printf("\n== results (acks=%s, %d partitions, %d-byte values, linger.ms=%g) ==\n\n",
-               o->acks, o->partitions, o->value_size, o->linger_ms);
+        printf("\n== results (acks=%s, %d partitions, %d-byte values, linger.ms=%g%s) ==\n\n",
+               o->acks, o->partitions, o->value_size, o->linger_ms,
+               o->repeat > 1 ? "; medians of the runs" : "");
         printf("| %-32s | %12s | %12s | %10s |\n", "metric", "rilld", "mock", "rilld/mock");
         printf("|%s|%s|%s|%s|\n", "----------------------------------", "-------------:",
                "-------------:", "-----------:");
@@ -1622,18 +1714,24 @@ usage(FILE *fp)
 "  --latency-warmup N   unmeasured round trips before them (default 200)\n"
 "  --phases LIST        comma list of produce,consume,latency (default all three;\n"
 "                       consume needs produce)\n"
+"  --repeat R           run each target R times, alternating targets, and report\n"
+"                       the median of each figure (default 1)\n"
 "  --target T           rilld, mock or both (default both)\n"
 "  --rilld PATH         the rilld binary (default: next to bench-broker)\n"
 "  --rilld-config PATH  server.properties passed to rilld (default: the source\n"
 "                       tree's config/server.properties when it exists)\n"
 "  --override K=V       extra rilld --override (repeatable)\n"
+"  --producer K=V       extra librdkafka property for every producer (repeatable;\n"
+"                       applied last, so it overrides the phase's settings)\n"
+"  --consumer K=V       extra librdkafka property for the consumer (repeatable)\n"
 "  --mock PATH          the rill-mock-cluster binary (default: next to bench-broker)\n"
 "  --topic NAME         topic name (default bench)\n"
 "  --wrapper CMD        run the server under CMD (e.g. \"valgrind --tool=callgrind\")\n"
 "  --profile-cmd CMD    run CMD (via sh, %%p = server pid) once the topic exists;\n"
 "                       it gets SIGINT before the server is stopped\n"
 "  --keep               keep the temporary data directories\n"
-"  --verbose            print the server command lines\n"
+"  --verbose            print the server command lines and each phase's\n"
+"                       CLOCK_MONOTONIC window (for perf report --time)\n"
 "Exit status: 0 on success, 1 if a server or a phase failed, 2 on bad options.\n"
 "Timings never affect the exit status.\n");
 }
@@ -1675,6 +1773,7 @@ parse_args(bench_opts_t *o, int argc, char **argv)
         o->target[TARGET_RILLD] = o->target[TARGET_MOCK] = true;
         o->do_produce = o->do_consume = o->do_latency = true;
         o->topic = "bench";
+        o->repeat = 1;
         o->tmp_base = tmp && *tmp ? tmp : "/tmp";
 
         for (int i = 1; i < argc; i++) {
@@ -1729,6 +1828,16 @@ parse_args(bench_opts_t *o, int argc, char **argv)
                                 die_usage("--override takes key=value (at most %d)",
                                           BENCH_MAX_OVERRIDES);
                         o->overrides[o->override_cnt++] = v;
+                } else if (!strcmp(a, "--producer") || !strcmp(a, "--consumer")) {
+                        bool prod = !strcmp(a, "--producer");
+                        int *cnt = prod ? &o->producer_prop_cnt : &o->consumer_prop_cnt;
+
+                        if (!strchr(v, '=') || strchr(v, '=') == v || *cnt >= BENCH_MAX_OVERRIDES)
+                                die_usage("%s takes key=value (at most %d)", a,
+                                          BENCH_MAX_OVERRIDES);
+                        (prod ? o->producer_props : o->consumer_props)[(*cnt)++] = v;
+                } else if (!strcmp(a, "--repeat")) {
+                        o->repeat = (int)parse_long(a, v, 1, 64);
                 } else if (!strcmp(a, "--mock")) {
                         o->mock_path = v;
                 } else if (!strcmp(a, "--topic")) {
@@ -1747,7 +1856,7 @@ int
 main(int argc, char **argv)
 {
         bench_opts_t o;
-        bench_result_t res[TARGET_COUNT];
+        bench_result_t res[TARGET_COUNT], *runs;
         char *bindir, *value;
         uint64_t x = 0x9e3779b97f4a7c15ULL;
         int rc = 0;
@@ -1767,11 +1876,25 @@ main(int argc, char **argv)
         }
 
         print_machine(&o);
-        for (int t = 0; t < TARGET_COUNT; t++) {
-                result_init(&res[t]);
-                if (o.target[t] && run_target(&o, t, bindir, value, &res[t]) != 0)
-                        rc = 1;
+        runs = rill__calloc((size_t)(TARGET_COUNT * o.repeat), sizeof(*runs));
+        /* Alternate the targets run by run, so that a change in the load of
+         * the machine affects both alike. */
+        for (int rep = 0; rep < o.repeat; rep++) {
+                for (int t = 0; t < TARGET_COUNT; t++) {
+                        bench_result_t *r = &runs[t * o.repeat + rep];
+
+                        result_init(r);
+                        if (!o.target[t])
+                                continue;
+                        if (o.repeat > 1)
+                                printf("\n-- run %d of %d --", rep + 1, o.repeat);
+                        if (run_target(&o, t, bindir, value, r) != 0)
+                                rc = 1;
+                }
         }
+        for (int t = 0; t < TARGET_COUNT; t++)
+                result_median(&res[t], &runs[t * o.repeat], o.repeat);
+        rill__free(runs);
         print_table(&o, res);
         if (rc)
                 fprintf(stderr, "bench-broker: FAILED (see the errors above)\n");

@@ -63,6 +63,10 @@
 #include "rill_log_int.h"
 #include "rill_util.h"
 
+/* Declared in log.h by the broker engineer; repeated here so that this file
+ * also compiles against a log.h without it. */
+void rill__log_abandon(rill__log_t *log);
+
 #define LOG_COMP "log"
 #define CLEAN_MARKER ".rill_cleanshutdown"
 #define START_CKPT "log-start-offset"
@@ -232,13 +236,15 @@ read_ckpt(const rill__log_t *log, const char *name)
         return (int64_t)v;
 }
 
-static __attribute__((unused)) int
+static int
 write_ckpt(const rill__log_t *log, const char *name, int64_t v)
 {
         char buf[32];
         snprintf(buf, sizeof(buf), "%" PRId64 "\n", v);
         return write_file_atomic(log, name, buf);
 }
+
+static int64_t seg_largest_ts(const rill__log_t *log, int si);
 
 static inline seg_t *
 active_seg(rill__log_t *log)
@@ -259,7 +265,7 @@ segs_insert(rill__log_t *log, int at)
         return &log->segs[at];
 }
 
-static __attribute__((unused)) void
+static void
 segs_remove(rill__log_t *log, int at)
 {
         memmove(&log->segs[at], &log->segs[at + 1], (size_t)(log->nsegs - at - 1) * sizeof(seg_t));
@@ -326,7 +332,7 @@ idx_key(const uint8_t *e)
         return (int32_t)rill__be32(e);
 }
 
-static __attribute__((unused)) int64_t
+static int64_t
 tidx_key(const uint8_t *e)
 {
         return (int64_t)rill__be64(e);
@@ -1541,37 +1547,879 @@ rill__log_read(rill__log_t *log, int64_t offset, int64_t max_offset, int32_t max
 }
 
 /* ------------------------------------------------------------------------ */
-/* Not yet implemented parts (filled in below by later commits)             */
+/* Offset for time                                                          */
 /* ------------------------------------------------------------------------ */
+
+/* Key of an offset-index entry by position, and of a time-index entry by
+ * relative offset (both non-decreasing within a file). */
+static int64_t
+idx_pos_key(const uint8_t *e)
+{
+        return (int32_t)rill__be32(e + 4);
+}
+
+static int64_t
+tidx_off_key(const uint8_t *e)
+{
+        return (int32_t)rill__be32(e + 8);
+}
+
+/* Offset from which to scan segment @p si for the first batch whose
+ * MaxTimestamp >= @p ts, from the time index. */
+static int64_t
+seg_time_lookup(rill__log_t *log, int si, int64_t ts)
+{
+        const seg_t *s = &log->segs[si];
+        char path[PATH_BUF];
+        uint8_t e[TIDX_ENTRY];
+        int fd, own = 0;
+        int64_t n, off = s->base;
+
+        if (si == log->nsegs - 1) {
+                fd = log->tidx_fd;
+                n = log->tidx_size / TIDX_ENTRY;
+        } else {
+                seg_path(log, s->base, ".timeindex", path);
+                fd = open(path, O_RDONLY | O_CLOEXEC);
+                if (fd < 0)
+                        return off;
+                own = 1;
+                n = fd_size(fd) / TIDX_ENTRY;
+        }
+        /* Entry (T, o): every batch up to the one holding offset o has
+         * MaxTimestamp <= T. With T < ts the answer is at or after o. */
+        if (n > 0 && index_search(fd, n, TIDX_ENTRY, tidx_key, ts, true, e) >= 0)
+                off = s->base + (int32_t)rill__be32(e + 8);
+        if (own)
+                close(fd);
+        return off;
+}
 
 rill_err_t
 rill__log_offset_for_time(rill__log_t *log, int64_t ts, int64_t *offset, int64_t *found_ts)
 {
         *offset = -1;
         *found_ts = -1;
-        return RILL_ERR_UNSUPPORTED;
+        if (ts == -2) { /* ListOffsets EARLIEST */
+                *offset = log->start;
+                return RILL_OK;
+        }
+        if (ts == -1) { /* ListOffsets LATEST */
+                *offset = rill__log_end_offset(log);
+                return RILL_OK;
+        }
+        for (int si = 0; si < log->nsegs; si++) {
+                const seg_t *s = &log->segs[si];
+                int64_t from, pos;
+                int fd;
+                fwin_t w;
+
+                if (s->max_ts < ts || s->size == 0)
+                        continue;
+                from = seg_time_lookup(log, si, ts);
+                pos = seg_lookup_pos(log, si, from);
+                fd = seg_rd_fd(log, si);
+                if (fd < 0)
+                        return RILL_ERR_IO;
+                fwin_init(&w, fd, s->size, 1 << 16);
+                while (pos < s->size) {
+                        int shrt;
+                        const uint8_t *p = fwin_get(&w, pos, RILL__BATCH_HDR_SIZE, &shrt);
+                        rill__batch_hdr_t h;
+                        rill__record_iter_t it;
+                        rill__record_t r;
+                        if (!p) {
+                                fwin_free(&w);
+                                return RILL_ERR_IO;
+                        }
+                        rill__batch_hdr_parse(p, &h);
+                        if (h.magic != 2 || h.length < RILL__BATCH_HDR_SIZE - 12) {
+                                fwin_free(&w);
+                                return RILL_ERR_CORRUPT;
+                        }
+                        if (h.max_timestamp < ts || h.base_offset + h.last_offset_delta < log->start) {
+                                pos += 12 + (int64_t)h.length;
+                                continue;
+                        }
+                        /* This batch has it: find the first record at or
+                         * after ts (Kafka answers with a record offset). */
+                        *offset = h.base_offset;
+                        *found_ts = h.max_timestamp;
+                        p = fwin_get(&w, pos, 12 + (size_t)h.length, &shrt);
+                        if (p && rill__record_iter_init(&it, p, 12 + (size_t)h.length) == RILL_OK) {
+                                while (rill__record_iter_next(&it, &r) == 1) {
+                                        if (r.timestamp >= ts && r.offset >= log->start) {
+                                                *offset = r.offset;
+                                                *found_ts = r.timestamp;
+                                                break;
+                                        }
+                                }
+                        }
+                        rill__record_iter_destroy(&it);
+                        fwin_free(&w);
+                        if (*offset < log->start)
+                                *offset = log->start;
+                        return RILL_OK;
+                }
+                fwin_free(&w);
+        }
+        return RILL_OK;
 }
 
-rill_err_t
-rill__log_delete_records(rill__log_t *log, int64_t offset)
+/* ------------------------------------------------------------------------ */
+/* Deleting segments, retention, DeleteRecords, truncation                  */
+/* ------------------------------------------------------------------------ */
+
+/* Removes the files of closed segment @p si and forgets it. */
+static void
+seg_delete(rill__log_t *log, int si, const char *why)
 {
-        return RILL_ERR_UNSUPPORTED;
+        char path[PATH_BUF];
+        const char *exts[3] = {".log", ".index", ".timeindex"};
+        seg_t *s = &log->segs[si];
+        if (log->rd_base == s->base)
+                rd_cache_drop(log);
+        RILL_LOG_I(LOG_COMP, "%s: deleting segment %020" PRId64 " (%" PRId64 " bytes, offsets %" PRId64
+                   "..%" PRId64 "): %s", log->dir, s->base, s->size, s->base, s->next - 1, why);
+        for (int i = 0; i < 3; i++) {
+                seg_path(log, s->base, exts[i], path);
+                if (unlink(path) != 0 && errno != ENOENT)
+                        RILL_LOG_W(LOG_COMP, "%s: unlink: %s", path, strerror(errno));
+        }
+        log->total_size -= s->size;
+        segs_remove(log, si);
 }
 
-rill_err_t
-rill__log_truncate(rill__log_t *log, int64_t offset)
+static void
+advance_start(rill__log_t *log)
 {
-        return RILL_ERR_UNSUPPORTED;
+        if (log->segs[0].base > log->start)
+                log->start = log->segs[0].base;
 }
 
 int
 rill__log_retention(rill__log_t *log, int64_t now_ms)
 {
+        seg_t *s = active_seg(log);
+        int deleted = 0;
+        bool del = (log->conf.cleanup_policy & RILL__CLEANUP_DELETE) != 0;
+        int64_t basis = s->first_ts >= 0 ? s->first_ts : s->created_ms;
+
+        /* Roll an old active segment so that it can be deleted or
+         * compacted, and a fully expired one so that it can go now. */
+        if (s->size > 0 && (now_ms - basis > log->conf.segment_ms ||
+                            (del && log->conf.retention_ms >= 0 &&
+                             s->max_ts < now_ms - log->conf.retention_ms))) {
+                if (roll(log) != RILL_OK)
+                        RILL_LOG_W(LOG_COMP, "%s: retention: roll failed", log->dir);
+        }
+        if (!del)
+                return 0;
+        if (log->conf.retention_ms >= 0) {
+                while (log->nsegs > 1 && seg_largest_ts(log, 0) < now_ms - log->conf.retention_ms) {
+                        seg_delete(log, 0, "retention.ms");
+                        deleted++;
+                }
+        }
+        if (log->conf.retention_bytes >= 0) {
+                while (log->nsegs > 1 &&
+                       log->total_size - log->segs[0].size >= log->conf.retention_bytes) {
+                        seg_delete(log, 0, "retention.bytes");
+                        deleted++;
+                }
+        }
+        if (deleted) {
+                advance_start(log);
+                rill__fsync_dir(log->dir);
+        }
+        return deleted;
+}
+
+rill_err_t
+rill__log_delete_records(rill__log_t *log, int64_t offset)
+{
+        int deleted = 0;
+        if (offset < 0 || offset > rill__log_end_offset(log))
+                return RILL_ERR_OFFSET_OUT_OF_RANGE;
+        if (offset <= log->start)
+                return RILL_OK;
+        if (write_ckpt(log, START_CKPT, offset) != 0) {
+                RILL_LOG_E(LOG_COMP, "%s: writing %s: %s", log->dir, START_CKPT, strerror(errno));
+                return errno_err(errno);
+        }
+        log->start = offset;
+        while (log->nsegs > 1 && log->segs[1].base <= offset) {
+                seg_delete(log, 0, "DeleteRecords");
+                deleted++;
+        }
+        if (deleted)
+                rill__fsync_dir(log->dir);
+        return RILL_OK;
+}
+
+/* Cuts the index files of segment @p s (closed fds) to entries before file
+ * position @p size and offsets before @p next. */
+static void
+truncate_indexes(rill__log_t *log, const seg_t *s, int64_t size, int64_t next)
+{
+        char path[PATH_BUF];
+        uint8_t e[TIDX_ENTRY];
+        int fd;
+        int64_t n, keep;
+
+        seg_path(log, s->base, ".index", path);
+        if ((fd = open(path, O_RDWR | O_CLOEXEC)) >= 0) {
+                n = fd_size(fd) / IDX_ENTRY;
+                keep = index_search(fd, n, IDX_ENTRY, idx_pos_key, size, true, e) + 1;
+                if (ftruncate(fd, (off_t)(keep * IDX_ENTRY)) != 0)
+                        RILL_LOG_W(LOG_COMP, "%s: ftruncate: %s", path, strerror(errno));
+                close(fd);
+        }
+        seg_path(log, s->base, ".timeindex", path);
+        if ((fd = open(path, O_RDWR | O_CLOEXEC)) >= 0) {
+                n = fd_size(fd) / TIDX_ENTRY;
+                keep = index_search(fd, n, TIDX_ENTRY, tidx_off_key, next - s->base, true, e) + 1;
+                if (ftruncate(fd, (off_t)(keep * TIDX_ENTRY)) != 0)
+                        RILL_LOG_W(LOG_COMP, "%s: ftruncate: %s", path, strerror(errno));
+                close(fd);
+        }
+}
+
+rill_err_t
+rill__log_truncate(rill__log_t *log, int64_t offset)
+{
+        int si;
+        seg_t *s;
+        int64_t pos, bbase = -1;
+        rill_err_t err;
+        char path[PATH_BUF];
+
+        if (offset < 0)
+                return RILL_ERR_INVALID_ARG;
+        if (offset >= rill__log_end_offset(log))
+                return RILL_OK;
+        rd_cache_drop(log);
+        if (offset <= log->segs[0].base) {
+                /* Everything goes: start over, empty, at @p offset. */
+                close_active(log);
+                while (log->nsegs > 0)
+                        seg_delete(log, log->nsegs - 1, "truncation");
+                if ((err = create_segment(log, offset)) != RILL_OK ||
+                    (err = activate_last(log, NULL, 0)) != RILL_OK)
+                        return err;
+                log->start = offset;
+                write_ckpt(log, START_CKPT, offset);
+                if (log->cleaner_ckpt > offset)
+                        log->cleaner_ckpt = offset;
+                return RILL_OK;
+        }
+        si = seg_find(log, offset);
+        pos = seg_locate(log, si, offset, &bbase);
+        if (pos < 0)
+                return RILL_ERR_IO;
+        close_active(log);
+        while (log->nsegs - 1 > si)
+                seg_delete(log, log->nsegs - 1, "truncation");
+        s = &log->segs[si];
+        if (pos < s->size) {
+                int fd;
+                seg_path(log, s->base, ".log", path);
+                fd = open(path, O_RDWR | O_CLOEXEC);
+                if (fd < 0 || ftruncate(fd, (off_t)pos) != 0 || fsync(fd) != 0) {
+                        int e = errno;
+                        RILL_LOG_E(LOG_COMP, "%s: truncate: %s", path, strerror(e));
+                        if (fd >= 0)
+                                close(fd);
+                        activate_last(log, NULL, 0);
+                        return errno_err(e);
+                }
+                close(fd);
+                RILL_LOG_I(LOG_COMP, "%s: truncated to offset %" PRId64 " (%" PRId64 " bytes removed)",
+                           log->dir, bbase, s->size - pos);
+                log->total_size -= s->size - pos;
+                truncate_indexes(log, s, pos, bbase);
+        }
+        log->total_size -= s->size;
+        err = seg_load(log, s, true, false);
+        log->total_size += s->size;
+        if (err == RILL_OK)
+                err = activate_last(log, NULL, 0);
+        if (log->start > s->next) {
+                log->start = s->next;
+                write_ckpt(log, START_CKPT, log->start);
+        }
+        if (log->cleaner_ckpt > s->next)
+                log->cleaner_ckpt = s->next;
+        rill__fsync_dir(log->dir);
+        return err;
+}
+
+void
+rill__log_abandon(rill__log_t *log)
+{
+        if (!log)
+                return;
+        log_free(log, false);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Compaction                                                               */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * Rules (Kafka's, simplified where noted):
+ * - Only closed segments are cleaned, and only those whose largest
+ *   timestamp is at least min.compaction.lag.ms old (and everything before
+ *   them). The active segment is never touched.
+ * - The "dirty" part starts at the cleaner checkpoint (the offset where the
+ *   previous pass stopped). A pass runs when dirty bytes / cleanable bytes
+ *   >= min.cleanable.dirty.ratio, or when the oldest dirty segment is older
+ *   than max.compaction.lag.ms.
+ * - A key -> last offset map (keys hashed to 128 bits with a per-pass random
+ *   seed) is built over the dirty segments, bounded in memory; a pass that
+ *   fills it stops there and the next pass continues.
+ * - Every cleanable segment is then rewritten: a record is dropped when the
+ *   map holds a later offset for its key. Records with a null key are kept.
+ *   Control and transactional batches are kept verbatim (transactions are
+ *   not interpreted yet). A batch whose records are all kept is copied as
+ *   is (compression preserved); otherwise the kept records are re-encoded
+ *   uncompressed with their original offsets, timestamps and headers, and
+ *   the batch keeps its base offset, last offset delta, producer fields and
+ *   leader epoch. Batches left empty are dropped; segments left empty are
+ *   deleted, except the first, which stays as an empty file so that the log
+ *   start offset never moves because of compaction.
+ * - Delete horizon (our approximation of Kafka's): a tombstone that is the
+ *   latest record for its key is dropped once the largest timestamp of the
+ *   segment holding it is older than now - delete.retention.ms; until then it
+ *   is kept. Only tombstones covered by this pass's map (or already in the
+ *   cleaned part) are dropped, so older values of the key are always gone
+ *   first and can never reappear. The horizon therefore counts from the newest record written
+ *   around the tombstone, never from producer-chosen timestamps alone.
+ * - Offsets never change; gaps are normal in a compacted log.
+ */
+
+#define MAP_MAX_SLOTS ((size_t)1 << 20)
+
+typedef struct kmap_ent {
+        uint64_t h1, h2; /* h1 == 0 && h2 == 0: empty slot */
+        int64_t off;
+} kmap_ent_t;
+
+typedef struct kmap {
+        kmap_ent_t *t;
+        size_t slots, used;
+        uint64_t seed1, seed2;
+} kmap_t;
+
+static inline uint64_t
+fmix64(uint64_t k)
+{
+        k ^= k >> 33;
+        k *= 0xff51afd7ed558ccdULL;
+        k ^= k >> 33;
+        k *= 0xc4ceb9fe1a85ec53ULL;
+        k ^= k >> 33;
+        return k;
+}
+
+static uint64_t
+khash(const uint8_t *p, size_t n, uint64_t seed)
+{
+        uint64_t h = seed ^ (n * 0x9E3779B97F4A7C15ULL);
+        while (n >= 8) {
+                uint64_t v;
+                memcpy(&v, p, 8);
+                h = (h ^ fmix64(v + seed)) * 0x9E3779B97F4A7C15ULL;
+                h = (h << 31) | (h >> 33);
+                p += 8;
+                n -= 8;
+        }
+        if (n) {
+                uint64_t v = 0;
+                memcpy(&v, p, n);
+                h = (h ^ fmix64(v + seed + n)) * 0x9E3779B97F4A7C15ULL;
+        }
+        return fmix64(h);
+}
+
+static void
+kmap_hash(const kmap_t *m, const uint8_t *k, int32_t n, uint64_t *h1, uint64_t *h2)
+{
+        *h1 = khash(k, (size_t)n, m->seed1);
+        *h2 = khash(k, (size_t)n, m->seed2);
+        if (*h1 == 0 && *h2 == 0)
+                *h2 = 1;
+}
+
+static kmap_ent_t *
+kmap_slot(kmap_ent_t *t, size_t slots, uint64_t h1, uint64_t h2)
+{
+        size_t i = (size_t)h1 & (slots - 1);
+        for (;;) {
+                kmap_ent_t *e = &t[i];
+                if ((e->h1 == 0 && e->h2 == 0) || (e->h1 == h1 && e->h2 == h2))
+                        return e;
+                i = (i + 1) & (slots - 1);
+        }
+}
+
+/* Records key -> offset; returns false when the map is full. */
+static bool
+kmap_put(kmap_t *m, const uint8_t *k, int32_t n, int64_t off)
+{
+        uint64_t h1, h2;
+        kmap_ent_t *e;
+        kmap_hash(m, k, n, &h1, &h2);
+        if ((m->used + 1) * 4 > m->slots * 3) {
+                size_t ns = m->slots * 2;
+                kmap_ent_t *nt;
+                e = kmap_slot(m->t, m->slots, h1, h2);
+                if (e->h1 || e->h2) {
+                        /* Existing key: an update needs no room. */
+                        if (off > e->off)
+                                e->off = off;
+                        return true;
+                }
+                if (ns > MAP_MAX_SLOTS)
+                        return false;
+                nt = rill__calloc(ns, sizeof(*nt));
+                for (size_t i = 0; i < m->slots; i++)
+                        if (m->t[i].h1 || m->t[i].h2)
+                                *kmap_slot(nt, ns, m->t[i].h1, m->t[i].h2) = m->t[i];
+                rill__free(m->t);
+                m->t = nt;
+                m->slots = ns;
+        }
+        e = kmap_slot(m->t, m->slots, h1, h2);
+        if (!e->h1 && !e->h2) {
+                e->h1 = h1;
+                e->h2 = h2;
+                e->off = off;
+                m->used++;
+        } else if (off > e->off) {
+                e->off = off;
+        }
+        return true;
+}
+
+/* Latest offset recorded for key, or -1. */
+static int64_t
+kmap_get(const kmap_t *m, const uint8_t *k, int32_t n)
+{
+        uint64_t h1, h2;
+        kmap_ent_t *e;
+        kmap_hash(m, k, n, &h1, &h2);
+        e = kmap_slot(m->t, m->slots, h1, h2);
+        return (e->h1 || e->h2) ? e->off : -1;
+}
+
+static uint64_t
+rand64(void)
+{
+        uint64_t v = 0;
+        int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+        if (fd >= 0) {
+                if (read(fd, &v, sizeof(v)) != (ssize_t)sizeof(v))
+                        v = 0;
+                close(fd);
+        }
+        return v ^ (uint64_t)rill__mono_us() ^ ((uint64_t)(uintptr_t)&v << 17);
+}
+
+static int64_t
+seg_largest_ts(const rill__log_t *log, int si)
+{
+        char path[PATH_BUF];
+        struct stat st;
+        if (log->segs[si].max_ts >= 0)
+                return log->segs[si].max_ts;
+        /* No timestamps: the file's modification time stands in. */
+        seg_path(log, log->segs[si].base, ".log", path);
+        if (stat(path, &st) != 0)
+                return -1;
+        return (int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000;
+}
+
+static bool
+batch_skipped_by_cleaner(const rill__batch_hdr_t *h)
+{
+        return (h->attributes & (RILL__BATCH_ATTR_CONTROL | RILL__BATCH_ATTR_TRANSACTIONAL)) != 0;
+}
+
+/*
+ * Adds the keys of segment @p si to the map. Returns 1 when the whole
+ * segment was mapped, 0 when the map filled up (then *mapped_to is one past
+ * the last offset whose key made it), -1 on an I/O error.
+ */
+static int
+map_segment(rill__log_t *log, int si, kmap_t *m, int64_t *mapped_to)
+{
+        const seg_t *s = &log->segs[si];
+        int fd = seg_rd_fd(log, si);
+        int64_t pos = 0;
+        fwin_t w;
+        int ret = 1;
+
+        if (fd < 0)
+                return -1;
+        fwin_init(&w, fd, s->size, 1 << 20);
+        while (pos < s->size && ret == 1) {
+                int shrt;
+                const uint8_t *p = fwin_get(&w, pos, 12, &shrt);
+                size_t bsize;
+                rill__batch_hdr_t h;
+                rill__record_iter_t it;
+                rill__record_t r;
+                if (!p) {
+                        ret = -1;
+                        break;
+                }
+                bsize = rill__batch_size(p);
+                p = fwin_get(&w, pos, bsize, &shrt);
+                if (!p || bsize < RILL__BATCH_HDR_SIZE) {
+                        ret = -1;
+                        break;
+                }
+                rill__batch_hdr_parse(p, &h);
+                if (!batch_skipped_by_cleaner(&h) && rill__record_iter_init(&it, p, bsize) == RILL_OK) {
+                        while (rill__record_iter_next(&it, &r) == 1) {
+                                if (r.key_len < 0)
+                                        continue;
+                                if (!kmap_put(m, r.key, r.key_len, r.offset)) {
+                                        ret = 0;
+                                        break;
+                                }
+                                *mapped_to = r.offset + 1;
+                        }
+                        rill__record_iter_destroy(&it);
+                } else if (!batch_skipped_by_cleaner(&h)) {
+                        rill__record_iter_destroy(&it);
+                }
+                if (ret == 1)
+                        *mapped_to = h.base_offset + h.last_offset_delta + 1;
+                pos += (int64_t)bsize;
+        }
+        fwin_free(&w);
+        return ret;
+}
+
+/* Output of a segment rewrite. */
+typedef struct cleaned {
+        int fd;
+        int64_t size, next, max_ts, max_ts_off, first_ts, since, tidx_last;
+        rill__wbuf_t buf, idx, tidx;
+        int nbatches;
+} cleaned_t;
+
+static int
+cleaned_flush(cleaned_t *c)
+{
+        if (c->buf.len == 0)
+                return 0;
+        if (pwrite_all(c->fd, c->buf.buf, c->buf.len, c->size - (int64_t)c->buf.len) != 0)
+                return -1;
+        rill__wb_reset(&c->buf);
         return 0;
+}
+
+/* Appends one batch to the cleaned output, with index entries. */
+static int
+cleaned_add(rill__log_t *log, const seg_t *s, cleaned_t *c, const uint8_t *b, size_t bsize)
+{
+        rill__batch_hdr_t h;
+        int64_t last;
+        rill__batch_hdr_parse(b, &h);
+        last = h.base_offset + h.last_offset_delta;
+        if (c->size == 0)
+                c->first_ts = h.max_timestamp;
+        if (h.max_timestamp > c->max_ts) {
+                c->max_ts = h.max_timestamp;
+                c->max_ts_off = last;
+        }
+        if (c->since > log->conf.index_interval_bytes) {
+                uint8_t *e = rill__wb_extend(&c->idx, IDX_ENTRY);
+                rill__put_be32(e, (uint32_t)(last - s->base));
+                rill__put_be32(e + 4, (uint32_t)c->size);
+                if (c->max_ts > c->tidx_last) {
+                        e = rill__wb_extend(&c->tidx, TIDX_ENTRY);
+                        rill__put_be64(e, (uint64_t)c->max_ts);
+                        rill__put_be32(e + 8, (uint32_t)(c->max_ts_off - s->base));
+                        c->tidx_last = c->max_ts;
+                }
+                c->since = 0;
+        }
+        c->since += (int64_t)bsize;
+        rill__wb_raw(&c->buf, b, bsize);
+        c->size += (int64_t)bsize;
+        c->next = last + 1;
+        c->nbatches++;
+        if (c->buf.len >= (1u << 20))
+                return cleaned_flush(c);
+        return 0;
+}
+
+/*
+ * Rewrites segment @p si keeping what the map and the delete horizon allow.
+ * On success the segment's files are replaced (or deleted when nothing is
+ * left) and *removed is set when the segment is gone.
+ */
+static rill_err_t
+clean_segment(rill__log_t *log, int si, const kmap_t *m, int64_t mapped_to, int64_t now_ms,
+              bool *removed, int64_t *records_dropped)
+{
+        seg_t *s = &log->segs[si];
+        char lpath[PATH_BUF], cpath[PATH_BUF], path[PATH_BUF], cpath2[PATH_BUF];
+        int fd = seg_rd_fd(log, si);
+        bool drop_tombstones;
+        int64_t pos = 0;
+        fwin_t w;
+        cleaned_t c;
+        rill_err_t err = RILL_OK;
+
+        *removed = false;
+        if (fd < 0)
+                return RILL_ERR_IO;
+        drop_tombstones = seg_largest_ts(log, si) < now_ms - log->conf.delete_retention_ms;
+        seg_path(log, s->base, ".log", lpath);
+        seg_path(log, s->base, ".log.cleaned", cpath);
+        memset(&c, 0, sizeof(c));
+        c.max_ts = c.max_ts_off = c.first_ts = c.tidx_last = -1;
+        c.next = s->base;
+        c.fd = open(cpath, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        if (c.fd < 0) {
+                RILL_LOG_E(LOG_COMP, "%s: create: %s", cpath, strerror(errno));
+                return errno_err(errno);
+        }
+        rill__wb_init(&c.buf, 1 << 16);
+        rill__wb_init(&c.idx, 256);
+        rill__wb_init(&c.tidx, 256);
+        fwin_init(&w, fd, s->size, 1 << 20);
+
+        while (pos < s->size && err == RILL_OK) {
+                int shrt, nkeep = 0, ntotal = 0, rc;
+                const uint8_t *p = fwin_get(&w, pos, 12, &shrt);
+                size_t bsize;
+                rill__batch_hdr_t h;
+                rill__record_iter_t it;
+                rill__record_t r;
+
+                if (!p) {
+                        err = RILL_ERR_IO;
+                        break;
+                }
+                bsize = rill__batch_size(p);
+                p = fwin_get(&w, pos, bsize, &shrt);
+                if (!p || bsize < RILL__BATCH_HDR_SIZE) {
+                        err = RILL_ERR_IO;
+                        break;
+                }
+                pos += (int64_t)bsize;
+                rill__batch_hdr_parse(p, &h);
+                if (batch_skipped_by_cleaner(&h) || rill__record_iter_init(&it, p, bsize) != RILL_OK) {
+                        if (!batch_skipped_by_cleaner(&h))
+                                rill__record_iter_destroy(&it);
+                        if (cleaned_add(log, s, &c, p, bsize) != 0)
+                                err = errno_err(errno);
+                        continue;
+                }
+                /* Pass 1: count what stays. */
+                while ((rc = rill__record_iter_next(&it, &r)) == 1) {
+                        bool keep = true;
+                        ntotal++;
+                        if (r.key_len >= 0) {
+                                int64_t latest = kmap_get(m, r.key, r.key_len);
+                                if (latest > r.offset)
+                                        keep = false;
+                                else if (r.value_len < 0 && drop_tombstones && r.offset < mapped_to)
+                                        keep = false;
+                        }
+                        nkeep += keep;
+                }
+                rill__record_iter_destroy(&it);
+                if (rc < 0 || nkeep == ntotal) {
+                        /* Undecodable or untouched: copy as is. */
+                        if (cleaned_add(log, s, &c, p, bsize) != 0)
+                                err = errno_err(errno);
+                        continue;
+                }
+                *records_dropped += ntotal - nkeep;
+                if (nkeep == 0)
+                        continue;
+                /* Pass 2: re-encode the survivors. */
+                {
+                        rill__batch_builder_t b;
+                        bool lat = (h.attributes & RILL__BATCH_ATTR_LOG_APPEND_TIME) != 0;
+                        rill__batch_builder_init(&b, h.base_offset, h.base_timestamp);
+                        b.attributes = (int16_t)(h.attributes & RILL__BATCH_ATTR_LOG_APPEND_TIME);
+                        b.producer_id = h.producer_id;
+                        b.producer_epoch = h.producer_epoch;
+                        b.base_sequence = h.base_sequence;
+                        rill__record_iter_init(&it, p, bsize);
+                        while (rill__record_iter_next(&it, &r) == 1) {
+                                if (r.key_len >= 0) {
+                                        int64_t latest = kmap_get(m, r.key, r.key_len);
+                                        if (latest > r.offset ||
+                                            (r.value_len < 0 && drop_tombstones && r.offset < mapped_to))
+                                                continue;
+                                }
+                                rill__batch_builder_add(&b, r.offset - h.base_offset,
+                                                        lat ? h.base_timestamp : r.timestamp,
+                                                        r.key, r.key_len, r.value, r.value_len,
+                                                        r.headers, r.headers_len, r.header_count);
+                        }
+                        rill__record_iter_destroy(&it);
+                        b.last_offset_delta = h.last_offset_delta;
+                        if (lat)
+                                b.max_timestamp = h.max_timestamp;
+                        rill__batch_builder_finish(&b);
+                        rill__put_be32(b.buf.buf + RILL__BATCH_OFF_LEADER_EPOCH, (uint32_t)h.leader_epoch);
+                        if (cleaned_add(log, s, &c, b.buf.buf, b.buf.len) != 0)
+                                err = errno_err(errno);
+                        rill__batch_builder_destroy(&b);
+                }
+        }
+        fwin_free(&w);
+        if (err == RILL_OK && cleaned_flush(&c) != 0)
+                err = errno_err(errno);
+        if (err == RILL_OK && fsync(c.fd) != 0)
+                err = errno_err(errno);
+        close(c.fd);
+        if (err == RILL_OK) {
+                if (c.max_ts >= 0 && c.max_ts > c.tidx_last) {
+                        uint8_t *e = rill__wb_extend(&c.tidx, TIDX_ENTRY);
+                        rill__put_be64(e, (uint64_t)c.max_ts);
+                        rill__put_be32(e + 8, (uint32_t)(c.max_ts_off - s->base));
+                }
+                if (write_indexes(log, s->base, &c.idx, &c.tidx, ".cleaned") != 0)
+                        err = errno_err(errno);
+        }
+        rill__wb_free(&c.buf);
+        rill__wb_free(&c.idx);
+        rill__wb_free(&c.tidx);
+        if (err != RILL_OK) {
+                RILL_LOG_E(LOG_COMP, "%s: compaction failed: %s", lpath, rill_err2str(err));
+                unlink(cpath);
+                seg_path(log, s->base, ".index.cleaned", path);
+                unlink(path);
+                seg_path(log, s->base, ".timeindex.cleaned", path);
+                unlink(path);
+                return err;
+        }
+        rd_cache_drop(log);
+        if (c.size == 0 && si > 0) {
+                unlink(cpath);
+                seg_delete(log, si, "compaction left it empty");
+                *removed = true;
+                return RILL_OK;
+        }
+        /* An emptied first segment stays (as an empty file) so that the log
+         * start offset does not move: compaction never makes offsets out of
+         * range, reads just skip ahead to the next record. */
+        /* Swap in: old indexes out first (a missing index is rebuilt at
+         * open), then the log (atomic rename), then the new indexes. */
+        seg_path(log, s->base, ".index", path);
+        unlink(path);
+        seg_path(log, s->base, ".timeindex", path);
+        unlink(path);
+        if (rename(cpath, lpath) != 0) {
+                err = errno_err(errno);
+                RILL_LOG_E(LOG_COMP, "%s: rename: %s", cpath, strerror(errno));
+                unlink(cpath);
+        }
+        seg_path(log, s->base, ".index.cleaned", cpath2);
+        seg_path(log, s->base, ".index", path);
+        if (rename(cpath2, path) != 0)
+                unlink(cpath2);
+        seg_path(log, s->base, ".timeindex.cleaned", cpath2);
+        seg_path(log, s->base, ".timeindex", path);
+        if (rename(cpath2, path) != 0)
+                unlink(cpath2);
+        rill__fsync_dir(log->dir);
+        if (err != RILL_OK)
+                return err;
+        log->total_size += c.size - s->size;
+        s->size = c.size;
+        s->next = c.next;
+        s->max_ts = c.max_ts;
+        s->max_ts_off = c.max_ts_off;
+        s->first_ts = c.first_ts;
+        return RILL_OK;
 }
 
 rill_err_t
 rill__log_compact(rill__log_t *log, int64_t now_ms)
 {
-        return RILL_DECLINED;
+        int lim, first_dirty = -1, end;
+        int64_t clean_bytes = 0, dirty_bytes = 0, mapped_to, dropped = 0;
+        bool forced;
+        kmap_t m;
+        rill_err_t err = RILL_OK;
+
+        if (!(log->conf.cleanup_policy & RILL__CLEANUP_COMPACT) || log->nsegs < 2)
+                return RILL_DECLINED;
+        /* Cleanable: closed segments older than min.compaction.lag.ms. */
+        lim = log->nsegs - 1;
+        for (int i = 0; i < lim; i++) {
+                if (seg_largest_ts(log, i) > now_ms - log->conf.min_compaction_lag_ms) {
+                        lim = i;
+                        break;
+                }
+        }
+        for (int i = 0; i < lim; i++) {
+                if (first_dirty < 0 && log->segs[i].next > log->cleaner_ckpt)
+                        first_dirty = i;
+                if (first_dirty < 0)
+                        clean_bytes += log->segs[i].size;
+                else
+                        dirty_bytes += log->segs[i].size;
+        }
+        if (first_dirty < 0 || dirty_bytes == 0)
+                return RILL_DECLINED;
+        forced = log->conf.max_compaction_lag_ms >= 0 && log->conf.max_compaction_lag_ms < INT64_MAX &&
+                 seg_largest_ts(log, first_dirty) < now_ms - log->conf.max_compaction_lag_ms;
+        if (!forced && (double)dirty_bytes / (double)(clean_bytes + dirty_bytes) <
+                               log->conf.min_cleanable_dirty_ratio)
+                return RILL_DECLINED;
+
+        /* Map the dirty segments. */
+        memset(&m, 0, sizeof(m));
+        m.slots = 1024;
+        m.t = rill__calloc(m.slots, sizeof(*m.t));
+        m.seed1 = rand64();
+        m.seed2 = rand64() ^ 0x5851F42D4C957F2DULL;
+        mapped_to = log->segs[first_dirty].base;
+        end = first_dirty;
+        for (int i = first_dirty; i < lim; i++) {
+                int r = map_segment(log, i, &m, &mapped_to);
+                if (r < 0) {
+                        rill__free(m.t);
+                        return RILL_ERR_IO;
+                }
+                end = i + 1;
+                if (r == 0)
+                        break;
+        }
+        RILL_LOG_D(LOG_COMP, "%s: compacting segments up to offset %" PRId64 " (%zu keys, dirty %" PRId64
+                   " of %" PRId64 " bytes)", log->dir, mapped_to, m.used, dirty_bytes,
+                   clean_bytes + dirty_bytes);
+
+        /* Rewrite every segment up to the mapped end. */
+        for (int i = 0; i < end && err == RILL_OK;) {
+                bool removed;
+                err = clean_segment(log, i, &m, mapped_to, now_ms, &removed, &dropped);
+                if (removed)
+                        end--;
+                else
+                        i++;
+        }
+        rill__free(m.t);
+        if (err != RILL_OK)
+                return err;
+        if (mapped_to > log->cleaner_ckpt) {
+                log->cleaner_ckpt = mapped_to;
+                if (write_ckpt(log, CLEANER_CKPT, mapped_to) != 0)
+                        RILL_LOG_W(LOG_COMP, "%s: writing %s: %s", log->dir, CLEANER_CKPT, strerror(errno));
+        }
+        RILL_LOG_I(LOG_COMP, "%s: compaction removed %" PRId64 " records", log->dir, dropped);
+        return RILL_OK;
 }

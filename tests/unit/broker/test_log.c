@@ -16,6 +16,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <zlib.h>
+
 #include "batch.h"
 #include "log.h"
 #include "rill_alloc.h"
@@ -129,7 +131,7 @@ seg_file(const char *dir, int64_t base, const char *ext)
 }
 
 /* Path of the last .log segment (malloc'd). */
-static __attribute__((unused)) char *
+static char *
 last_segment(const char *dir, int64_t *base_out)
 {
         DIR *d = opendir(dir);
@@ -150,7 +152,7 @@ last_segment(const char *dir, int64_t *base_out)
         return best < 0 ? NULL : seg_file(dir, best, ".log");
 }
 
-static __attribute__((unused)) int64_t
+static int64_t
 file_size(const char *path)
 {
         struct stat st;
@@ -454,6 +456,996 @@ test_log_append_time(void)
         free(dir);
 }
 
+/* Appends 20 batches of 3 records; fills @p bounds[i] with the file
+ * position after batch i (single segment). */
+static void
+fill_20(rill__log_t *log, const char *dir, int64_t bounds[21])
+{
+        char *path;
+        bounds[0] = 0;
+        for (int i = 0; i < 20; i++) {
+                append_n(log, 3, 1000 + i, i);
+                bounds[i + 1] = rill__log_size_bytes(log);
+        }
+        path = last_segment(dir, NULL);
+        CU_ASSERT_EQUAL(file_size(path), bounds[20]);
+        free(path);
+}
+
+static void
+chop_and_check(bool crash, int64_t chop)
+{
+        char *dir = rill_test_tmpdir("rill-log");
+        rill__log_conf_t c;
+        rill__log_t *log;
+        int64_t bounds[21], keep;
+        char *path;
+        int whole = 0;
+
+        conf_init(&c);
+        c.index_interval_bytes = 100;
+        log = open_log(dir, &c);
+        fill_20(log, dir, bounds);
+        if (crash)
+                rill__log_abandon(log);
+        else
+                rill__log_close(log);
+        path = last_segment(dir, NULL);
+        keep = bounds[20] - chop;
+        CU_ASSERT_EQUAL_FATAL(truncate(path, (off_t)keep), 0);
+        while (whole < 20 && bounds[whole + 1] <= keep)
+                whole++;
+        log = open_log(dir, &c);
+        CU_ASSERT_EQUAL(rill__log_end_offset(log), whole * 3);
+        CU_ASSERT_EQUAL(rill__log_size_bytes(log), bounds[whole]);
+        CU_ASSERT_EQUAL(file_size(path), bounds[whole]);
+        check_read_all(log);
+        CU_ASSERT_EQUAL(append_n(log, 2, 5000, 99), whole * 3);
+        CU_ASSERT_EQUAL(read_sequential(log, 300), whole * 3 + 2);
+        rill__log_abandon(log);
+        /* And once more, unclean, with the new tail. */
+        log = open_log(dir, &c);
+        CU_ASSERT_EQUAL(rill__log_end_offset(log), whole * 3 + 2);
+        rill__log_close(log);
+        free(path);
+        rill_test_rmdir(dir);
+        free(dir);
+}
+
+static void
+test_recovery_truncated_tail(void)
+{
+        int64_t chops[] = {1, 11, 12, 60, 61, 62, 100, 150, 400};
+        for (size_t i = 0; i < sizeof(chops) / sizeof(chops[0]); i++) {
+                chop_and_check(true, chops[i]);
+                chop_and_check(false, chops[i]);
+        }
+}
+
+static void
+test_recovery_corrupt_tail(void)
+{
+        char *dir = rill_test_tmpdir("rill-log");
+        rill__log_conf_t c;
+        rill__log_t *log;
+        int64_t bounds[21];
+        char *path;
+        int fd;
+        uint8_t b;
+
+        conf_init(&c);
+        c.index_interval_bytes = 100;
+        log = open_log(dir, &c);
+        fill_20(log, dir, bounds);
+        rill__log_abandon(log);
+        path = last_segment(dir, NULL);
+        /* Flip one byte inside batch 15's records. */
+        fd = open(path, O_RDWR);
+        CU_ASSERT_FATAL(fd >= 0);
+        CU_ASSERT_EQUAL(pread(fd, &b, 1, bounds[15] + 70), 1);
+        b ^= 0x10;
+        CU_ASSERT_EQUAL(pwrite(fd, &b, 1, bounds[15] + 70), 1);
+        close(fd);
+        log = open_log(dir, &c);
+        CU_ASSERT_EQUAL(rill__log_end_offset(log), 45);
+        CU_ASSERT_EQUAL(file_size(path), bounds[15]);
+        check_read_all(log);
+        rill__log_close(log);
+
+        /* A BaseOffset going backwards in the last batch (outside the CRC). */
+        log = open_log(dir, &c);
+        rill__log_abandon(log);
+        fd = open(path, O_RDWR);
+        CU_ASSERT_FATAL(fd >= 0);
+        {
+                uint8_t zero[8] = {0};
+                CU_ASSERT_EQUAL(pwrite(fd, zero, 8, bounds[14]), 8);
+        }
+        close(fd);
+        log = open_log(dir, &c);
+        CU_ASSERT_EQUAL(rill__log_end_offset(log), 42);
+        check_read_all(log);
+        rill__log_close(log);
+        free(path);
+        rill_test_rmdir(dir);
+        free(dir);
+}
+
+static void
+write_bytes(const char *path, const void *data, size_t n, int flags)
+{
+        int fd = open(path, O_WRONLY | O_CREAT | flags, 0644);
+        CU_ASSERT_FATAL(fd >= 0);
+        CU_ASSERT_EQUAL(write(fd, data, n), (ssize_t)n);
+        close(fd);
+}
+
+/* Builds a multi-segment log with timestamps 10000 + 10 * batch. */
+static rill__log_t *
+multi_segment_log(const char *dir, rill__log_conf_t *c, int nbatches)
+{
+        rill__log_t *log;
+        conf_init(c);
+        c->segment_bytes = 1500;
+        c->index_interval_bytes = 150;
+        log = open_log(dir, c);
+        for (int i = 0; i < nbatches; i++)
+                append_n(log, 2, 10000 + 10 * i, i);
+        return log;
+}
+
+static void
+check_times(rill__log_t *log, int nbatches)
+{
+        for (int64_t t = 9990; t <= 10000 + 10 * nbatches + 5; t += 3) {
+                int64_t off, fts, i = t <= 10000 ? 0 : (t - 10000 + 9) / 10;
+                CU_ASSERT_EQUAL_FATAL(rill__log_offset_for_time(log, t, &off, &fts), RILL_OK);
+                if (i >= nbatches) {
+                        CU_ASSERT_EQUAL(off, -1);
+                } else {
+                        CU_ASSERT_EQUAL(off, RILL__MAX(2 * i, rill__log_start_offset(log)));
+                        CU_ASSERT_EQUAL(fts, 10000 + 10 * i);
+                }
+        }
+}
+
+static void
+test_recovery_indexes_and_garbage(void)
+{
+        char *dir = rill_test_tmpdir("rill-log");
+        rill__log_conf_t c;
+        rill__log_t *log;
+        int64_t end, size;
+        char *p;
+        uint8_t junk[1000];
+        int nlog;
+
+        for (size_t i = 0; i < sizeof(junk); i++)
+                junk[i] = (uint8_t)(i * 7 + 3);
+        log = multi_segment_log(dir, &c, 150);
+        end = rill__log_end_offset(log);
+        size = rill__log_size_bytes(log);
+        nlog = count_files(dir, ".log");
+        CU_ASSERT(nlog > 5);
+        rill__log_close(log);
+
+        /* Deleted, garbage, odd-sized and lying index files. */
+        p = seg_file(dir, 0, ".index");
+        unlink(p);
+        free(p);
+        p = seg_file(dir, 0, ".timeindex");
+        write_bytes(p, junk, 24, O_TRUNC);
+        free(p);
+        {
+                /* Second segment: an index entry that points into the
+                 * middle of a batch. */
+                DIR *d = opendir(dir);
+                struct dirent *de;
+                long long second = -1, b;
+                char ext[16];
+                while ((de = readdir(d)))
+                        if (sscanf(de->d_name, "%20lld%15s", &b, ext) == 2 && !strcmp(ext, ".log") &&
+                            b > 0 && (second < 0 || b < second))
+                                second = b;
+                closedir(d);
+                CU_ASSERT_FATAL(second > 0);
+                p = seg_file(dir, second, ".index");
+                {
+                        uint8_t e[8];
+                        rill__put_be32(e, 1);
+                        rill__put_be32(e + 4, 30);
+                        write_bytes(p, e, 8, O_APPEND);
+                }
+                free(p);
+                p = seg_file(dir, second, ".timeindex");
+                write_bytes(p, junk, 5, O_APPEND);
+                free(p);
+        }
+        /* Leftovers of an interrupted compaction / checkpoint. */
+        p = seg_file(dir, 0, ".log.cleaned");
+        write_bytes(p, junk, sizeof(junk), O_TRUNC);
+        free(p);
+        p = seg_file(dir, 0, ".index.cleaned");
+        write_bytes(p, junk, 16, O_TRUNC);
+        free(p);
+
+        log = open_log(dir, &c);
+        CU_ASSERT_EQUAL(rill__log_end_offset(log), end);
+        CU_ASSERT_EQUAL(rill__log_size_bytes(log), size);
+        CU_ASSERT_EQUAL(count_files(dir, ".cleaned"), 0);
+        CU_ASSERT_EQUAL(count_files(dir, ".index"), nlog);
+        p = seg_file(dir, 0, ".index");
+        CU_ASSERT(file_size(p) > 0 && file_size(p) % 8 == 0);
+        free(p);
+        check_read_all(log);
+        check_times(log, 150);
+        rill__log_close(log);
+
+        /* Garbage appended to the last segment, then a crash. */
+        log = open_log(dir, &c);
+        rill__log_abandon(log);
+        p = last_segment(dir, NULL);
+        write_bytes(p, junk, sizeof(junk), O_APPEND);
+        free(p);
+        log = open_log(dir, &c);
+        CU_ASSERT_EQUAL(rill__log_end_offset(log), end);
+        CU_ASSERT_EQUAL(rill__log_size_bytes(log), size);
+        check_read_all(log);
+        rill__log_close(log);
+
+        /* A new last segment that is pure garbage (and one that is empty). */
+        p = seg_file(dir, end, ".log");
+        write_bytes(p, junk, sizeof(junk), O_TRUNC);
+        free(p);
+        log = open_log(dir, &c);
+        CU_ASSERT_EQUAL(rill__log_end_offset(log), end);
+        CU_ASSERT_EQUAL(rill__log_size_bytes(log), size);
+        check_read_all(log);
+        CU_ASSERT_EQUAL(append_n(log, 1, 20000, 0), end);
+        rill__log_abandon(log);
+        log = open_log(dir, &c);
+        CU_ASSERT_EQUAL(rill__log_end_offset(log), end + 1);
+        check_read_all(log);
+        rill__log_delete(log);
+        CU_ASSERT_EQUAL(access(dir, F_OK), -1);
+        free(dir);
+
+        /* A directory holding only an empty or garbage first segment. */
+        dir = rill_test_tmpdir("rill-log");
+        p = seg_file(dir, 0, ".log");
+        write_bytes(p, junk, 0, O_TRUNC);
+        log = open_log(dir, &c);
+        CU_ASSERT_EQUAL(rill__log_end_offset(log), 0);
+        CU_ASSERT_EQUAL(append_n(log, 2, 1, 0), 0);
+        rill__log_close(log);
+        write_bytes(p, junk, sizeof(junk), O_TRUNC);
+        log = open_log(dir, &c);
+        CU_ASSERT_EQUAL(rill__log_end_offset(log), 0);
+        CU_ASSERT_EQUAL(rill__log_size_bytes(log), 0);
+        rill__log_close(log);
+        free(p);
+        rill_test_rmdir(dir);
+        free(dir);
+}
+
+static void
+test_offset_for_time(void)
+{
+        char *dir = rill_test_tmpdir("rill-log");
+        rill__log_conf_t c;
+        rill__log_t *log = multi_segment_log(dir, &c, 200);
+        int64_t off, fts;
+        rill__wbuf_t w;
+
+        CU_ASSERT(count_files(dir, ".log") > 5);
+        check_times(log, 200);
+        CU_ASSERT_EQUAL(rill__log_offset_for_time(log, -2, &off, &fts), RILL_OK);
+        CU_ASSERT_EQUAL(off, 0);
+        CU_ASSERT_EQUAL(rill__log_offset_for_time(log, -1, &off, &fts), RILL_OK);
+        CU_ASSERT_EQUAL(off, 400);
+        rill__log_close(log);
+        log = open_log(dir, &c);
+        check_times(log, 200);
+        rill__log_abandon(log);
+        log = open_log(dir, &c);
+        check_times(log, 200);
+
+        /* Records with distinct timestamps inside one batch. */
+        {
+                rill__batch_builder_t b;
+                int64_t first, at;
+                rill__batch_builder_init(&b, 0, 50000);
+                for (int i = 0; i < 5; i++)
+                        rill__batch_builder_add(&b, i, 50000 + 100 * i, "k", 1, "v", 1, NULL, 0, 0);
+                rill__batch_builder_finish(&b);
+                rill__wb_init(&w, 0);
+                rill__wb_raw(&w, b.buf.buf, b.buf.len);
+                CU_ASSERT_EQUAL(rill__log_append(log, w.buf, w.len, 0, &first, &at, NULL, 0), RILL_OK);
+                CU_ASSERT_EQUAL(first, 400);
+                CU_ASSERT_EQUAL(rill__log_offset_for_time(log, 50250, &off, &fts), RILL_OK);
+                CU_ASSERT_EQUAL(off, 403);
+                CU_ASSERT_EQUAL(fts, 50300);
+                CU_ASSERT_EQUAL(rill__log_offset_for_time(log, 50401, &off, &fts), RILL_OK);
+                CU_ASSERT_EQUAL(off, -1);
+                rill__batch_builder_destroy(&b);
+                rill__wb_free(&w);
+        }
+        rill__log_close(log);
+        rill_test_rmdir(dir);
+        free(dir);
+}
+
+static void
+test_truncate(void)
+{
+        char *dir = rill_test_tmpdir("rill-log");
+        rill__log_conf_t c;
+        rill__log_t *log = multi_segment_log(dir, &c, 200); /* offsets 0..399, 2 per batch */
+        int64_t targets[] = {401, 400, 399, 351, 300, 257, 101, 3};
+        int64_t expect[] = {400, 400, 398, 350, 300, 256, 100, 2};
+        int nseg0 = count_files(dir, ".log");
+
+        for (size_t i = 0; i < sizeof(targets) / sizeof(targets[0]); i++) {
+                int64_t ts, off;
+                CU_ASSERT_EQUAL(rill__log_truncate(log, targets[i]), RILL_OK);
+                CU_ASSERT_EQUAL(rill__log_end_offset(log), expect[i]);
+                check_read_all(log);
+                rill__log_max_timestamp(log, &ts, &off);
+                CU_ASSERT_EQUAL(ts, 10000 + 10 * (expect[i] / 2 - 1));
+                CU_ASSERT_EQUAL(off, expect[i] - 1);
+                check_times(log, (int)(expect[i] / 2));
+                if (i % 2) {
+                        rill__log_close(log);
+                } else {
+                        rill__log_abandon(log);
+                }
+                log = open_log(dir, &c);
+                CU_ASSERT_EQUAL(rill__log_end_offset(log), expect[i]);
+                check_read_all(log);
+                check_times(log, (int)(expect[i] / 2));
+        }
+        CU_ASSERT(count_files(dir, ".log") < nseg0);
+        /* Appends continue from the truncation point, in new segments. */
+        for (int i = 0; i < 50; i++)
+                CU_ASSERT_EQUAL(append_n(log, 2, 10000 + 10 * (i + 1), i), 2 + 2 * i);
+        check_read_all(log);
+        CU_ASSERT_EQUAL(read_sequential(log, 400), 102);
+        /* Truncating everything. */
+        CU_ASSERT_EQUAL(rill__log_truncate(log, 0), RILL_OK);
+        CU_ASSERT_EQUAL(rill__log_end_offset(log), 0);
+        CU_ASSERT_EQUAL(rill__log_size_bytes(log), 0);
+        CU_ASSERT_EQUAL(count_files(dir, ".log"), 1);
+        CU_ASSERT_EQUAL(append_n(log, 2, 1, 0), 0);
+        rill__log_close(log);
+        log = open_log(dir, &c);
+        CU_ASSERT_EQUAL(rill__log_end_offset(log), 2);
+        CU_ASSERT_EQUAL(rill__log_truncate(log, -1), RILL_ERR_INVALID_ARG);
+        rill__log_close(log);
+        rill_test_rmdir(dir);
+        free(dir);
+}
+
+static void
+test_delete_records(void)
+{
+        char *dir = rill_test_tmpdir("rill-log");
+        rill__log_conf_t c;
+        rill__log_t *log = multi_segment_log(dir, &c, 200);
+        rill__wbuf_t out;
+        int nseg = count_files(dir, ".log");
+        int64_t first, next;
+
+        rill__wb_init(&out, 0);
+        CU_ASSERT_EQUAL(rill__log_delete_records(log, 401), RILL_ERR_OFFSET_OUT_OF_RANGE);
+        CU_ASSERT_EQUAL(rill__log_delete_records(log, 0), RILL_OK);
+        CU_ASSERT_EQUAL(rill__log_start_offset(log), 0);
+        CU_ASSERT_EQUAL(rill__log_delete_records(log, 101), RILL_OK);
+        CU_ASSERT_EQUAL(rill__log_start_offset(log), 101);
+        CU_ASSERT(count_files(dir, ".log") < nseg);
+        CU_ASSERT_EQUAL(rill__log_read(log, 100, 400, 1000, &out), RILL_ERR_OFFSET_OUT_OF_RANGE);
+        CU_ASSERT_EQUAL(rill__log_read(log, 101, 400, 1, &out), RILL_OK);
+        CU_ASSERT_EQUAL(check_batches(out.buf, out.len, &first, &next), 1);
+        CU_ASSERT_EQUAL(first, 100);
+        check_read_all(log);
+        /* Going backwards is a no-op. */
+        CU_ASSERT_EQUAL(rill__log_delete_records(log, 50), RILL_OK);
+        CU_ASSERT_EQUAL(rill__log_start_offset(log), 101);
+        /* Persisted across clean and unclean reopen. */
+        rill__log_close(log);
+        log = open_log(dir, &c);
+        CU_ASSERT_EQUAL(rill__log_start_offset(log), 101);
+        rill__log_abandon(log);
+        log = open_log(dir, &c);
+        CU_ASSERT_EQUAL(rill__log_start_offset(log), 101);
+        CU_ASSERT_EQUAL(rill__log_end_offset(log), 400);
+        /* Up to the end: everything is gone but the offsets go on. */
+        CU_ASSERT_EQUAL(rill__log_delete_records(log, 400), RILL_OK);
+        CU_ASSERT_EQUAL(rill__log_start_offset(log), 400);
+        CU_ASSERT_EQUAL(count_files(dir, ".log"), 1);
+        rill__wb_reset(&out);
+        CU_ASSERT_EQUAL(rill__log_read(log, 400, 400, 1000, &out), RILL_OK);
+        CU_ASSERT_EQUAL(out.len, 0u);
+        CU_ASSERT_EQUAL(rill__log_read(log, 399, 400, 1000, &out), RILL_ERR_OFFSET_OUT_OF_RANGE);
+        CU_ASSERT_EQUAL(append_n(log, 2, 1, 0), 400);
+        rill__log_close(log);
+        log = open_log(dir, &c);
+        CU_ASSERT_EQUAL(rill__log_start_offset(log), 400);
+        CU_ASSERT_EQUAL(rill__log_end_offset(log), 402);
+        rill__log_close(log);
+        rill__wb_free(&out);
+        rill_test_rmdir(dir);
+        free(dir);
+}
+
+static void
+test_retention_time(void)
+{
+        char *dir = rill_test_tmpdir("rill-log");
+        rill__log_conf_t c;
+        rill__log_t *log;
+        int64_t now = rill__now_ms(), day = 86400000, old = now - 10 * day;
+        int nseg;
+
+        conf_init(&c);
+        c.segment_bytes = 1000;
+        c.retention_ms = 7 * day;
+        log = open_log(dir, &c);
+        for (int i = 0; i < 60; i++)
+                append_n(log, 3, old + i, i);
+        for (int i = 0; i < 60; i++)
+                append_n(log, 3, now + i, i);
+        nseg = count_files(dir, ".log");
+        /* Not yet expired: nothing happens. */
+        CU_ASSERT_EQUAL(rill__log_retention(log, old + 1000), 0);
+        CU_ASSERT_EQUAL(count_files(dir, ".log"), nseg);
+        CU_ASSERT(rill__log_retention(log, now) > 0);
+        CU_ASSERT(count_files(dir, ".log") < nseg);
+        CU_ASSERT(rill__log_start_offset(log) > 0);
+        CU_ASSERT(rill__log_start_offset(log) <= 180); /* every new record stays */
+        CU_ASSERT_EQUAL(rill__log_end_offset(log), 360);
+        check_read_all(log);
+        /* The retention-only policy does nothing for compact-only logs. */
+        c.cleanup_policy = RILL__CLEANUP_COMPACT;
+        rill__log_set_conf(log, &c);
+        CU_ASSERT_EQUAL(rill__log_retention(log, now + 30 * day), 0);
+        CU_ASSERT_EQUAL(rill__log_conf(log)->cleanup_policy, RILL__CLEANUP_COMPACT);
+        /* Everything expired: the active segment is rolled, all goes. */
+        c.cleanup_policy = RILL__CLEANUP_DELETE;
+        rill__log_set_conf(log, &c);
+        CU_ASSERT(rill__log_retention(log, now + 30 * day) > 0);
+        CU_ASSERT_EQUAL(rill__log_start_offset(log), 360);
+        CU_ASSERT_EQUAL(rill__log_end_offset(log), 360);
+        CU_ASSERT_EQUAL(rill__log_size_bytes(log), 0);
+        CU_ASSERT_EQUAL(append_n(log, 1, now, 0), 360);
+        rill__log_close(log);
+        log = open_log(dir, &c);
+        CU_ASSERT_EQUAL(rill__log_start_offset(log), 360);
+        CU_ASSERT_EQUAL(rill__log_end_offset(log), 361);
+        rill__log_close(log);
+        rill_test_rmdir(dir);
+        free(dir);
+}
+
+static void
+test_retention_size_and_segment_ms(void)
+{
+        char *dir = rill_test_tmpdir("rill-log");
+        rill__log_conf_t c;
+        rill__log_t *log;
+        int64_t now = rill__now_ms(), total = 0;
+        int nseg;
+        DIR *d;
+        struct dirent *de;
+
+        conf_init(&c);
+        c.segment_bytes = 1000;
+        c.retention_bytes = 3000;
+        c.retention_ms = -1;
+        log = open_log(dir, &c);
+        for (int i = 0; i < 200; i++)
+                append_n(log, 3, now, i);
+        CU_ASSERT(rill__log_size_bytes(log) > 10000);
+        CU_ASSERT(rill__log_retention(log, now) > 0);
+        CU_ASSERT(rill__log_size_bytes(log) >= 3000 - 1000);
+        d = opendir(dir);
+        while ((de = readdir(d))) {
+                size_t l = strlen(de->d_name);
+                if (l > 4 && !strcmp(de->d_name + l - 4, ".log")) {
+                        char *p = rill__asprintf("%s/%s", dir, de->d_name);
+                        total += file_size(p);
+                        rill__free(p);
+                }
+        }
+        closedir(d);
+        CU_ASSERT_EQUAL(total, rill__log_size_bytes(log));
+        check_read_all(log);
+        CU_ASSERT_EQUAL(read_sequential(log, 5000), 600 - rill__log_start_offset(log));
+
+        /* segment.ms: an old, non-empty active segment is rolled. */
+        c.retention_bytes = -1;
+        c.segment_ms = 1000;
+        rill__log_set_conf(log, &c);
+        nseg = count_files(dir, ".log");
+        CU_ASSERT_EQUAL(rill__log_retention(log, now + 500), 0);
+        CU_ASSERT_EQUAL(count_files(dir, ".log"), nseg);
+        CU_ASSERT_EQUAL(rill__log_retention(log, now + 5000), 0);
+        CU_ASSERT_EQUAL(count_files(dir, ".log"), nseg + 1);
+        /* ... and on append, by the incoming timestamps. */
+        append_n(log, 1, now + 10, 0);
+        append_n(log, 1, now + 20, 0);
+        CU_ASSERT_EQUAL(count_files(dir, ".log"), nseg + 1);
+        append_n(log, 1, now + 5000, 0);
+        CU_ASSERT_EQUAL(count_files(dir, ".log"), nseg + 2);
+        check_read_all(log);
+        rill__log_close(log);
+        rill_test_rmdir(dir);
+        free(dir);
+}
+
+/* ---- compaction --------------------------------------------------------- */
+
+/* One batch of @p n records: key "k<(seq) % nkeys>" for record seq = first
+ * + i, value "v<seq>" (null for tombstones). */
+static void
+append_keyed(rill__log_t *log, int64_t first, int n, int nkeys, int64_t ts, bool tombstone,
+             int null_key_every)
+{
+        rill__batch_builder_t b;
+        int64_t f, at;
+        char err[256] = "";
+        rill__batch_builder_init(&b, 0, ts);
+        for (int i = 0; i < n; i++) {
+                char k[32], v[32];
+                int64_t seq = first + i;
+                int kl = snprintf(k, sizeof(k), "k%lld", (long long)(seq % nkeys));
+                int vl = snprintf(v, sizeof(v), "v%lld", (long long)seq);
+                bool nk = null_key_every && seq % null_key_every == 0;
+                rill__batch_builder_add(&b, i, ts, nk ? NULL : k, kl, tombstone ? NULL : v, vl,
+                                        NULL, 0, 0);
+        }
+        rill__batch_builder_finish(&b);
+        CU_ASSERT_EQUAL(rill__log_append(log, b.buf.buf, b.buf.len, 1, &f, &at, err, sizeof(err)),
+                        RILL_OK);
+        CU_ASSERT_EQUAL(f, first);
+        rill__batch_builder_destroy(&b);
+}
+
+typedef struct seen {
+        int64_t off;
+        int key;      /* -1: null key */
+        bool tomb;
+} seen_t;
+
+/* Reads the whole log; checks each record's value matches its offset and
+ * returns the records (malloc'd) in *out. */
+static int
+read_records(rill__log_t *log, seen_t **out)
+{
+        int64_t o = rill__log_start_offset(log), end = rill__log_end_offset(log);
+        rill__wbuf_t buf;
+        int n = 0, cap = 256;
+        seen_t *v = malloc(sizeof(*v) * (size_t)cap);
+        rill__wb_init(&buf, 0);
+        while (o < end) {
+                size_t pos = 0;
+                rill__wb_reset(&buf);
+                CU_ASSERT_EQUAL_FATAL(rill__log_read(log, o, end, 3000, &buf), RILL_OK);
+                if (buf.len == 0)
+                        break;
+                while (pos < buf.len) {
+                        rill__record_iter_t it;
+                        rill__record_t r;
+                        rill__batch_hdr_t h;
+                        CU_ASSERT_EQUAL_FATAL(rill__batch_validate(buf.buf + pos, buf.len - pos, NULL, 0),
+                                              RILL_OK);
+                        rill__batch_hdr_parse(buf.buf + pos, &h);
+                        CU_ASSERT_EQUAL(h.leader_epoch, 1);
+                        CU_ASSERT_EQUAL_FATAL(rill__record_iter_init(&it, buf.buf + pos, buf.len - pos),
+                                              RILL_OK);
+                        while (rill__record_iter_next(&it, &r) == 1) {
+                                char v2[32];
+                                int vl = snprintf(v2, sizeof(v2), "v%lld", (long long)r.offset);
+                                if (r.offset < o)
+                                        continue;
+                                if (n == cap) {
+                                        cap *= 2;
+                                        v = realloc(v, sizeof(*v) * (size_t)cap);
+                                }
+                                v[n].off = r.offset;
+                                v[n].tomb = r.value_len < 0;
+                                v[n].key = r.key_len < 0 ? -1 : atoi((const char *)r.key + 1);
+                                if (r.value_len >= 0) {
+                                        /* Offsets are preserved: value names its offset. */
+                                        CU_ASSERT(r.value_len == vl && memcmp(r.value, v2, (size_t)vl) == 0);
+                                }
+                                n++;
+                        }
+                        rill__record_iter_destroy(&it);
+                        o = h.base_offset + h.last_offset_delta + 1;
+                        pos += rill__batch_size(buf.buf + pos);
+                }
+        }
+        rill__wb_free(&buf);
+        *out = v;
+        return n;
+}
+
+/* After compaction: for each key at most one record below @p active_base,
+ * and it is the latest of that key below active_base in @p truth. */
+static void
+check_compacted(rill__log_t *log, int nkeys, int64_t active_base, int64_t written, int null_every,
+                const bool *tombstoned_at, bool expect_tombstones)
+{
+        seen_t *v;
+        int n = read_records(log, &v);
+        int *count = calloc((size_t)nkeys, sizeof(int));
+        int nulls = 0;
+        for (int i = 0; i < n; i++) {
+                if (v[i].key < 0) {
+                        nulls++;
+                        continue;
+                }
+                if (v[i].off >= active_base)
+                        continue;
+                count[v[i].key]++;
+                /* It must be the key's latest record below active_base. */
+                for (int64_t o = v[i].off + nkeys; o < active_base; o += nkeys) {
+                        if (!(null_every && o % null_every == 0))
+                                CU_ASSERT_FATAL(o >= active_base);
+                }
+                if (v[i].tomb)
+                        CU_ASSERT(expect_tombstones);
+                (void)tombstoned_at;
+        }
+        for (int k = 0; k < nkeys; k++)
+                CU_ASSERT(count[k] <= 1);
+        if (null_every) {
+                int64_t expect = 0;
+                for (int64_t o = 0; o < written; o++)
+                        if (o % null_every == 0)
+                                expect++;
+                CU_ASSERT_EQUAL(nulls, expect);
+        }
+        free(count);
+        free(v);
+}
+
+static int64_t
+active_base_of(const char *dir)
+{
+        int64_t b;
+        char *p = last_segment(dir, &b);
+        free(p);
+        return b;
+}
+
+static void
+test_compaction(void)
+{
+        char *dir = rill_test_tmpdir("rill-log");
+        rill__log_conf_t c;
+        rill__log_t *log;
+        int64_t now = rill__now_ms(), hour = 3600000, seq = 0, size_before, end;
+        int nkeys = 20;
+        seen_t *v;
+        int n;
+
+        conf_init(&c);
+        c.cleanup_policy = RILL__CLEANUP_COMPACT;
+        c.segment_bytes = 1200;
+        c.index_interval_bytes = 100;
+        log = open_log(dir, &c);
+        for (int b = 0; b < 100; b++, seq += 5)
+                append_keyed(log, seq, 5, nkeys, now - hour, false, 13);
+        end = rill__log_end_offset(log);
+        size_before = rill__log_size_bytes(log);
+        CU_ASSERT(count_files(dir, ".log") > 5);
+        /* Too recent for min.compaction.lag.ms. */
+        c.min_compaction_lag_ms = 2 * hour;
+        rill__log_set_conf(log, &c);
+        CU_ASSERT_EQUAL(rill__log_compact(log, now), RILL_DECLINED);
+        /* The delete policy alone never compacts. */
+        c.min_compaction_lag_ms = 0;
+        c.cleanup_policy = RILL__CLEANUP_DELETE;
+        rill__log_set_conf(log, &c);
+        CU_ASSERT_EQUAL(rill__log_compact(log, now), RILL_DECLINED);
+        c.cleanup_policy = RILL__CLEANUP_COMPACT | RILL__CLEANUP_DELETE;
+        rill__log_set_conf(log, &c);
+
+        CU_ASSERT_EQUAL(rill__log_compact(log, now), RILL_OK);
+        CU_ASSERT(rill__log_size_bytes(log) < size_before / 2);
+        CU_ASSERT_EQUAL(rill__log_end_offset(log), end);
+        check_compacted(log, nkeys, active_base_of(dir), seq, 13, NULL, false);
+        /* Nothing dirty now. */
+        CU_ASSERT_EQUAL(rill__log_compact(log, now), RILL_DECLINED);
+        CU_ASSERT_EQUAL(count_files(dir, ".cleaned"), 0);
+
+        /* Reads at every offset still work (gaps skip forward). */
+        {
+                rill__wbuf_t out;
+                rill__wb_init(&out, 0);
+                for (int64_t o = rill__log_start_offset(log); o < end; o++) {
+                        int64_t f, nx;
+                        rill__wb_reset(&out);
+                        CU_ASSERT_EQUAL_FATAL(rill__log_read(log, o, end, 1, &out), RILL_OK);
+                        CU_ASSERT_FATAL(out.len > 0);
+                        check_batches(out.buf, out.len, &f, &nx);
+                        CU_ASSERT(nx > o);
+                }
+                rill__wb_free(&out);
+        }
+
+        /* Reopen (clean, then after a crash): same content. */
+        rill__log_close(log);
+        log = open_log(dir, &c);
+        CU_ASSERT_EQUAL(rill__log_end_offset(log), end);
+        check_compacted(log, nkeys, active_base_of(dir), seq, 13, NULL, false);
+        rill__log_abandon(log);
+        log = open_log(dir, &c);
+        CU_ASSERT_EQUAL(rill__log_end_offset(log), end);
+        check_compacted(log, nkeys, active_base_of(dir), seq, 13, NULL, false);
+
+        /* Tombstones for keys 0..4, then enough data to close their segment. */
+        append_keyed(log, seq, 5, nkeys, now - hour, true, 0);
+        seq += 5;
+        for (int b = 0; b < 40; b++, seq += 5)
+                append_keyed(log, seq, 5, 1000, now - hour, false, 0);
+        c.min_cleanable_dirty_ratio = 0.01;
+        rill__log_set_conf(log, &c);
+        CU_ASSERT_EQUAL(rill__log_compact(log, now), RILL_OK);
+        n = read_records(log, &v);
+        {
+                int tombs = 0, old_vals = 0;
+                for (int i = 0; i < n; i++) {
+                        if (v[i].tomb)
+                                tombs++;
+                        else if (v[i].off < 500 && v[i].key >= 0 && v[i].key < 5)
+                                old_vals++;
+                }
+                CU_ASSERT_EQUAL(tombs, 5);   /* kept: younger than delete.retention.ms */
+                CU_ASSERT_EQUAL(old_vals, 0); /* but the values they delete are gone */
+        }
+        free(v);
+        /* Two days later, with fresh dirty data, the tombstones go. */
+        for (int b = 0; b < 40; b++, seq += 5)
+                append_keyed(log, seq, 5, 1000, now - hour, false, 0);
+        CU_ASSERT_EQUAL(rill__log_compact(log, now + 2 * 24 * hour), RILL_OK);
+        n = read_records(log, &v);
+        for (int i = 0; i < n; i++)
+                CU_ASSERT(!v[i].tomb);
+        free(v);
+        CU_ASSERT_EQUAL(rill__log_end_offset(log), seq);
+        /* Appending after compaction continues the offsets. */
+        append_keyed(log, seq, 5, nkeys, now, false, 0);
+        rill__log_close(log);
+        rill_test_rmdir(dir);
+        free(dir);
+}
+
+static uint8_t *
+gzip_buf(const uint8_t *in, size_t in_len, size_t *out_len)
+{
+        z_stream zs;
+        size_t cap = compressBound((uLong)in_len) + 64;
+        uint8_t *out = malloc(cap);
+        memset(&zs, 0, sizeof(zs));
+        CU_ASSERT_FATAL(deflateInit2(&zs, 6, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY) == Z_OK);
+        zs.next_in = (Bytef *)(uintptr_t)in;
+        zs.avail_in = (uInt)in_len;
+        zs.next_out = out;
+        zs.avail_out = (uInt)cap;
+        CU_ASSERT_FATAL(deflate(&zs, Z_FINISH) == Z_STREAM_END);
+        *out_len = zs.total_out;
+        deflateEnd(&zs);
+        return out;
+}
+
+static void
+test_compaction_compressed_and_headers(void)
+{
+        char *dir = rill_test_tmpdir("rill-log");
+        rill__log_conf_t c;
+        rill__log_t *log;
+        int64_t now = rill__now_ms(), f, at;
+        uint8_t hdr[16], *p = hdr;
+        size_t hlen;
+
+        p += rill__varint_enc(p, 1);
+        *p++ = 'h';
+        p += rill__varint_enc(p, 2);
+        *p++ = 'x';
+        *p++ = 'y';
+        hlen = (size_t)(p - hdr);
+        conf_init(&c);
+        c.cleanup_policy = RILL__CLEANUP_COMPACT;
+        c.segment_bytes = 600;
+        log = open_log(dir, &c);
+        /* Gzip batches: keys a0..a9 twice per batch, with a header. */
+        for (int b = 0; b < 10; b++) {
+                rill__batch_builder_t bb;
+                rill__wbuf_t w;
+                uint8_t *comp;
+                size_t clen;
+                rill__batch_builder_init(&bb, 0, now - 1000);
+                for (int i = 0; i < 20; i++) {
+                        char k[8], val[32];
+                        int kl = snprintf(k, sizeof(k), "a%d", i % 10);
+                        int vl = snprintf(val, sizeof(val), "b%d-%d", b, i);
+                        rill__batch_builder_add(&bb, i, now - 1000 + i, k, kl, val, vl, hdr, hlen, 1);
+                }
+                rill__batch_builder_finish(&bb);
+                comp = gzip_buf(bb.buf.buf + RILL__BATCH_HDR_SIZE, bb.buf.len - RILL__BATCH_HDR_SIZE, &clen);
+                rill__wb_init(&w, 0);
+                rill__wb_raw(&w, bb.buf.buf, RILL__BATCH_HDR_SIZE);
+                rill__wb_raw(&w, comp, clen);
+                rill__put_be32(w.buf + RILL__BATCH_OFF_LENGTH, (uint32_t)(w.len - 12));
+                w.buf[RILL__BATCH_OFF_ATTRS + 1] |= RILL__COMP_GZIP;
+                rill__put_be32(w.buf + RILL__BATCH_OFF_CRC,
+                               rill__crc32c(0, w.buf + RILL__BATCH_OFF_ATTRS, w.len - RILL__BATCH_OFF_ATTRS));
+                CU_ASSERT_EQUAL(rill__log_append(log, w.buf, w.len, 0, &f, &at, NULL, 0), RILL_OK);
+                CU_ASSERT_EQUAL(f, b * 20);
+                free(comp);
+                rill__wb_free(&w);
+                rill__batch_builder_destroy(&bb);
+        }
+        CU_ASSERT(count_files(dir, ".log") >= 3);
+        CU_ASSERT_EQUAL(rill__log_compact(log, now), RILL_OK);
+        {
+                int64_t o = 0, end = rill__log_end_offset(log), abase = active_base_of(dir);
+                int seen[10] = {0};
+                rill__wbuf_t out;
+                rill__wb_init(&out, 0);
+                int nlog = count_files(dir, ".log");
+                int64_t first, next;
+                /* Whole segments were superseded: the first stays (empty),
+                 * so the start offset does not move; reads skip ahead. */
+                CU_ASSERT_EQUAL(rill__log_start_offset(log), 0);
+                CU_ASSERT_EQUAL(rill__log_read(log, 0, end, 1 << 20, &out), RILL_OK);
+                CU_ASSERT(out.len > 0);
+                check_batches(out.buf, out.len, &first, &next);
+                CU_ASSERT(first > 0);
+                CU_ASSERT_EQUAL(next, end);
+                CU_ASSERT(nlog >= 2);
+                {
+                        char *p0 = seg_file(dir, 0, ".log");
+                        CU_ASSERT_EQUAL(file_size(p0), 0);
+                        free(p0);
+                }
+                for (size_t pos = 0; pos < out.len; pos += rill__batch_size(out.buf + pos)) {
+                        rill__record_iter_t it;
+                        rill__record_t r;
+                        CU_ASSERT_EQUAL_FATAL(rill__batch_validate(out.buf + pos, out.len - pos, NULL, 0), RILL_OK);
+                        CU_ASSERT_EQUAL_FATAL(rill__record_iter_init(&it, out.buf + pos, out.len - pos), RILL_OK);
+                        while (rill__record_iter_next(&it, &r) == 1) {
+                                char val[32];
+                                int vl = snprintf(val, sizeof(val), "b%d-%d", (int)(r.offset / 20),
+                                                  (int)(r.offset % 20));
+                                CU_ASSERT(r.offset >= o);
+                                o = r.offset + 1;
+                                CU_ASSERT(r.value_len == vl && !memcmp(r.value, val, (size_t)vl));
+                                CU_ASSERT_EQUAL(r.timestamp, now - 1000 + r.offset % 20);
+                                CU_ASSERT_EQUAL(r.header_count, 1);
+                                CU_ASSERT(r.headers_len == hlen && !memcmp(r.headers, hdr, hlen));
+                                if (r.offset < abase)
+                                        seen[r.key[1] - '0']++;
+                        }
+                        rill__record_iter_destroy(&it);
+                }
+                for (int k = 0; k < 10; k++)
+                        CU_ASSERT(seen[k] <= 1);
+                rill__wb_free(&out);
+        }
+        rill__log_close(log);
+        rill_test_rmdir(dir);
+        free(dir);
+}
+
+/* ---- write errors, flush ------------------------------------------------ */
+
+#define CHILD_CHECK(cond)                                                      \
+        do {                                                                   \
+                if (!(cond)) {                                                 \
+                        fprintf(stderr, "child check failed at line %d: %s\n", \
+                                __LINE__, #cond);                              \
+                        _exit(1);                                              \
+                }                                                              \
+        } while (0)
+
+static void
+write_error_child(const char *dir)
+{
+        rill__log_conf_t c;
+        rill__log_t *log = NULL;
+        rill__wbuf_t w;
+        struct rlimit rl, orig;
+        int64_t first, at, size, end;
+        char err[256];
+        char *path;
+        rill_err_t e;
+
+        signal(SIGXFSZ, SIG_IGN);
+        conf_init(&c);
+        CHILD_CHECK(rill__log_open(dir, &c, &log, err, sizeof(err)) == RILL_OK);
+        rill__wb_init(&w, 0);
+        for (int i = 0; i < 10; i++) {
+                make_batch(&w, 3, 100, i, 0, false);
+                CHILD_CHECK(rill__log_append(log, w.buf, w.len, 0, &first, &at, err, sizeof(err)) == RILL_OK);
+        }
+        end = rill__log_end_offset(log);
+        size = rill__log_size_bytes(log);
+        path = last_segment(dir, NULL);
+        CHILD_CHECK(file_size(path) == size);
+
+        CHILD_CHECK(getrlimit(RLIMIT_FSIZE, &orig) == 0);
+        rl = orig;
+        rl.rlim_cur = (rlim_t)size + 100; /* room for part of the next batch */
+        CHILD_CHECK(setrlimit(RLIMIT_FSIZE, &rl) == 0);
+        make_batch(&w, 50, 100, 0, 0, false);
+        CHILD_CHECK(w.len > 200);
+        e = rill__log_append(log, w.buf, w.len, 0, &first, &at, err, sizeof(err));
+        CHILD_CHECK(e == RILL_ERR_NO_SPACE);
+        CHILD_CHECK(rill__log_end_offset(log) == end);
+        CHILD_CHECK(rill__log_size_bytes(log) == size);
+        CHILD_CHECK(file_size(path) == size); /* the partial write was undone */
+        /* Exactly at the limit. */
+        rl.rlim_cur = (rlim_t)size;
+        CHILD_CHECK(setrlimit(RLIMIT_FSIZE, &rl) == 0);
+        make_batch(&w, 1, 100, 0, 0, false);
+        CHILD_CHECK(rill__log_append(log, w.buf, w.len, 0, &first, &at, err, sizeof(err)) == RILL_ERR_NO_SPACE);
+        CHILD_CHECK(file_size(path) == size);
+
+        CHILD_CHECK(setrlimit(RLIMIT_FSIZE, &orig) == 0);
+        make_batch(&w, 50, 100, 0, 0, false);
+        CHILD_CHECK(rill__log_append(log, w.buf, w.len, 0, &first, &at, err, sizeof(err)) == RILL_OK);
+        CHILD_CHECK(first == end);
+        rill__log_abandon(log);
+        CHILD_CHECK(rill__log_open(dir, &c, &log, err, sizeof(err)) == RILL_OK);
+        CHILD_CHECK(rill__log_end_offset(log) == end + 50);
+        rill__log_close(log);
+        rill__wb_free(&w);
+        free(path);
+        _exit(0);
+}
+
+static void
+test_write_errors(void)
+{
+        char *dir = rill_test_tmpdir("rill-log");
+        int status = -1;
+        pid_t pid;
+        fflush(NULL);
+        pid = fork();
+        CU_ASSERT_FATAL(pid >= 0);
+        if (pid == 0)
+                write_error_child(dir);
+        CU_ASSERT_EQUAL(waitpid(pid, &status, 0), pid);
+        CU_ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+        rill_test_rmdir(dir);
+        free(dir);
+}
+
+static void
+test_flush_policy(void)
+{
+        char *dir = rill_test_tmpdir("rill-log");
+        rill__log_conf_t c;
+        rill__log_t *log;
+        conf_init(&c);
+        c.flush_messages = 1;
+        c.flush_ms = 0;
+        log = open_log(dir, &c);
+        for (int i = 0; i < 5; i++)
+                CU_ASSERT_EQUAL(append_n(log, 2, i, i), 2 * i);
+        rill__log_tick(log, rill__now_ms() + 10);
+        CU_ASSERT_EQUAL(rill__log_flush(log), RILL_OK);
+        rill__log_abandon(log);
+        log = open_log(dir, &c);
+        CU_ASSERT_EQUAL(rill__log_end_offset(log), 10);
+        rill__log_close(log);
+        rill_test_rmdir(dir);
+        free(dir);
+}
+
 int
 main(void)
 {
@@ -464,6 +1456,18 @@ main(void)
                         {"max_offset_and_kip74", test_max_offset_and_kip74},
                         {"append_validation", test_append_validation},
                         {"log_append_time", test_log_append_time},
+                        {"recovery_truncated_tail", test_recovery_truncated_tail},
+                        {"recovery_corrupt_tail", test_recovery_corrupt_tail},
+                        {"recovery_indexes_and_garbage", test_recovery_indexes_and_garbage},
+                        {"offset_for_time", test_offset_for_time},
+                        {"truncate", test_truncate},
+                        {"delete_records", test_delete_records},
+                        {"retention_time", test_retention_time},
+                        {"retention_size_and_segment_ms", test_retention_size_and_segment_ms},
+                        {"compaction", test_compaction},
+                        {"compaction_compressed_and_headers", test_compaction_compressed_and_headers},
+                        {"write_errors", test_write_errors},
+                        {"flush_policy", test_flush_policy},
                         {NULL, NULL}}},
                 {NULL, NULL, NULL, {{NULL, NULL}}},
         };

@@ -1138,7 +1138,8 @@ load_topics(rill_broker_t *b, char *errstr, size_t errstr_size)
                 files[nfiles++] = rill__strdup(de->d_name);
         }
         closedir(d);
-        qsort(files, (size_t)nfiles, sizeof(*files), strcmp_p);
+        if (nfiles > 1)
+                qsort(files, (size_t)nfiles, sizeof(*files), strcmp_p);
         for (int i = 0; i < nfiles; i++) {
                 char *p = rill__asprintf("%s/%s", dir, files[i]);
                 props_read(p, count_partitions_cb, &prog.total, NULL, 0);

@@ -371,9 +371,12 @@ create_topics(rill__req_t *req, rill__rbuf_t *r, rill__wbuf_t *w, admin_ctx_t *c
                                 rf = 1;
                         }
                 } else {
-                        if (np == -1 && ver >= 4)
+                        /* -1 asks for the broker default. KIP-464 gates this on v4
+                         * in clients, but Kafka brokers accept it on every
+                         * version and KafkaJS (which stops at v3) relies on it. */
+                        if (np == -1)
                                 np = conf->num_partitions;
-                        if (rf == -1 && ver >= 4)
+                        if (rf == -1)
                                 rf = conf->default_replication_factor;
                         if (np <= 0) {
                                 ec = KERR_INVALID_PARTITIONS;

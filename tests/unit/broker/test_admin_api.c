@@ -428,21 +428,23 @@ static void
 test_create_counts(void)
 {
         CU_ASSERT_EQUAL(create1(3, "cnt-a", 0, 1), KERR_INVALID_PARTITIONS);
-        CU_ASSERT_EQUAL(create1(3, "cnt-a", -1, 1), KERR_INVALID_PARTITIONS);
         CU_ASSERT_EQUAL(create1(3, "cnt-a", -5, 1), KERR_INVALID_PARTITIONS);
         CU_ASSERT_EQUAL(create1(3, "cnt-a", 1, 0), KERR_INVALID_REPLICATION_FACTOR);
-        CU_ASSERT_EQUAL(create1(3, "cnt-a", 1, -1), KERR_INVALID_REPLICATION_FACTOR);
+        CU_ASSERT_EQUAL(create1(3, "cnt-a", 1, -2), KERR_INVALID_REPLICATION_FACTOR);
         CU_ASSERT_EQUAL(create1(3, "cnt-a", 1, 2), KERR_INVALID_REPLICATION_FACTOR);
         CU_ASSERT_PTR_NOT_NULL(strstr(g_res[0].msg, "broker"));
         CU_ASSERT_EQUAL(create1(4, "cnt-a", 1000000000, 1), KERR_INVALID_PARTITIONS);
         CU_ASSERT_EQUAL(partitions_of("cnt-a"), -1);
-        /* v4: -1 means the broker defaults (num.partitions=2 in this broker). */
+        /* -1 means the broker defaults (num.partitions=2 in this broker), on
+         * every version as Kafka brokers do (KafkaJS sends it with v3). */
         CU_ASSERT_EQUAL(create1(4, "cnt-a", -1, -1), KERR_NONE);
         CU_ASSERT_EQUAL(partitions_of("cnt-a"), 2);
         CU_ASSERT_EQUAL(create1(4, "cnt-b", 5, -1), KERR_NONE);
         CU_ASSERT_EQUAL(partitions_of("cnt-b"), 5);
-        CU_ASSERT_EQUAL(create1(4, "cnt-c", -1, 1), KERR_NONE);
+        CU_ASSERT_EQUAL(create1(3, "cnt-c", -1, 1), KERR_NONE);
         CU_ASSERT_EQUAL(partitions_of("cnt-c"), 2);
+        CU_ASSERT_EQUAL(create1(0, "cnt-d", 3, -1), KERR_NONE);
+        CU_ASSERT_EQUAL(partitions_of("cnt-d"), 3);
 }
 
 static void

@@ -56,6 +56,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
@@ -126,11 +127,11 @@ typedef struct bench_server {
 typedef struct bench_result {
         bool ran;
         bool failed;
-        double produce_s, produce_cpu_s;
+        double produce_s, produce_cpu_s, produce_client_cpu_s;
         long consume_n;          /**< records read in the consume phase */
-        double consume_s, consume_cpu_s;
+        double consume_s, consume_cpu_s, consume_client_cpu_s;
         double lat_p50_us, lat_p99_us, lat_p999_us, lat_mean_us, lat_max_us;
-        double lat_cpu_s;
+        double lat_cpu_s, lat_client_cpu_s;
         long lat_n;
         double rss_mb;
 } bench_result_t;
@@ -275,6 +276,7 @@ typedef struct cpu_sample {
         double sched_s;          /**< sum of the threads' run time, or -1 */
         long ntid;
         unsigned long long tid_sum;
+        double self_s;           /**< this (the client) process's CPU time */
 } cpu_sample_t;
 
 static void
@@ -285,6 +287,12 @@ cpu_sample(pid_t pid, cpu_sample_t *c)
         struct dirent *de;
         unsigned long long ns_total = 0;
 
+        struct rusage ru;
+
+        c->self_s = -1;
+        if (getrusage(RUSAGE_SELF, &ru) == 0)
+                c->self_s = (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+                            (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
         c->stat_s = proc_stat_cpu_s(pid);
         c->sched_s = -1;
         c->ntid = 0;
@@ -1152,6 +1160,7 @@ phase_produce(const bench_opts_t *o, bench_server_t *srv, const char *value, ben
         if (rc == 0) {
                 r->produce_s = t1 - t0;
                 r->produce_cpu_s = cpu_delta(&cpu0, &cpu1);
+                r->produce_client_cpu_s = cpu1.self_s - cpu0.self_s;
         }
         rd_kafka_topic_destroy(rkt);
         rd_kafka_flush(rk, 5000);
@@ -1311,6 +1320,7 @@ phase_consume(const bench_opts_t *o, bench_server_t *srv, bench_result_t *r)
                 r->consume_n = got;
                 r->consume_s = t1 - t0;
                 r->consume_cpu_s = cpu_delta(&cpu0, &cpu1);
+                r->consume_client_cpu_s = cpu1.self_s - cpu0.self_s;
         }
         rd_kafka_topic_partition_list_destroy(parts);
         rill__free(next_off);
@@ -1357,7 +1367,7 @@ phase_latency(const bench_opts_t *o, bench_server_t *srv, const char *value, ben
         long total = o->latency_warmup + o->latency_count, n = 0;
         double *us = rill__calloc((size_t)(o->latency_count > 0 ? o->latency_count : 1),
                                   sizeof(*us));
-        cpu_sample_t cpu0 = { -1, -1, 0, 0 }, cpu1;
+        cpu_sample_t cpu0 = { -1, -1, 0, 0, -1 }, cpu1;
         double sum = 0, lat_t0 = now_s();
         int rc = 0;
 
@@ -1422,6 +1432,7 @@ phase_latency(const bench_opts_t *o, bench_server_t *srv, const char *value, ben
                 r->lat_max_us = us[n - 1];
                 r->lat_mean_us = sum / (double)n;
                 r->lat_cpu_s = cpu_delta(&cpu0, &cpu1);
+                r->lat_client_cpu_s = cpu1.self_s - cpu0.self_s;
                 r->lat_n = n;
         }
         rd_kafka_topic_destroy(rkt);
@@ -1453,15 +1464,17 @@ print_target(const bench_opts_t *o, const char *name, const bench_result_t *r)
 
         if (!isnan(r->produce_s))
                 printf("  produce: %ld records in %.3f s: %.0f msgs/s, %.1f MB/s; "
-                       "server CPU %.2f s (%.2f s/GB)\n",
+                       "server CPU %.2f s (%.2f s/GB), client CPU %.2f s\n",
                        o->count, r->produce_s, (double)o->count / r->produce_s,
-                       mb(o) / r->produce_s, r->produce_cpu_s, r->produce_cpu_s / gb);
+                       mb(o) / r->produce_s, r->produce_cpu_s, r->produce_cpu_s / gb,
+                       r->produce_client_cpu_s);
         if (!isnan(r->consume_s))
                 printf("  consume: %ld records in %.3f s: %.0f msgs/s, %.1f MB/s; "
-                       "server CPU %.2f s (%.2f s/GB)\n",
+                       "server CPU %.2f s (%.2f s/GB), client CPU %.2f s\n",
                        r->consume_n, r->consume_s, (double)r->consume_n / r->consume_s,
                        rec_mb(o, r->consume_n) / r->consume_s, r->consume_cpu_s,
-                       r->consume_cpu_s / (rec_mb(o, r->consume_n) / 1000.0));
+                       r->consume_cpu_s / (rec_mb(o, r->consume_n) / 1000.0),
+                       r->consume_client_cpu_s);
         if (!isnan(r->lat_p50_us) && !strcmp(o->acks, "0"))
                 printf("  (acks=0: a round trip ends when the client has sent the record; "
                        "the server does not answer)\n");
@@ -1479,8 +1492,9 @@ static void
 result_init(bench_result_t *r)
 {
         memset(r, 0, sizeof(*r));
-        r->produce_s = r->produce_cpu_s = NAN;
-        r->consume_s = r->consume_cpu_s = NAN;
+        r->produce_s = r->produce_cpu_s = r->produce_client_cpu_s = NAN;
+        r->consume_s = r->consume_cpu_s = r->consume_client_cpu_s = NAN;
+        r->lat_client_cpu_s = NAN;
         r->lat_p50_us = r->lat_p99_us = r->lat_p999_us = r->lat_mean_us = NAN;
         r->lat_max_us = r->lat_cpu_s = NAN;
         r->rss_mb = NAN;
@@ -1517,6 +1531,9 @@ result_median(bench_result_t *out, const bench_result_t *runs, int n)
                 offsetof(bench_result_t, lat_p999_us), offsetof(bench_result_t, lat_mean_us),
                 offsetof(bench_result_t, lat_max_us),  offsetof(bench_result_t, lat_cpu_s),
                 offsetof(bench_result_t, rss_mb),
+                offsetof(bench_result_t, produce_client_cpu_s),
+                offsetof(bench_result_t, consume_client_cpu_s),
+                offsetof(bench_result_t, lat_client_cpu_s),
         };
 
         result_init(out);
@@ -1611,6 +1628,15 @@ print_machine(const bench_opts_t *o)
         printf("machine: %ld CPUs (nproc), %s, %s %s %s, librdkafka %s\n",
                sysconf(_SC_NPROCESSORS_ONLN), model, u.sysname, u.release, u.machine,
                rd_kafka_version_str());
+        fp = fopen("/proc/loadavg", "re");
+        if (fp) {
+                if (fgets(line, sizeof(line), fp)) {
+                        line[strcspn(line, "\n")] = '\0';
+                        printf("load average at start (1/5/15 min, runnable/total, last pid): %s\n",
+                               line);
+                }
+                fclose(fp);
+        }
         printf("settings: --count %ld --value-size %d --key-size %d --acks %s --partitions %d "
                "--linger-ms %g --latency-count %ld (warm-up %ld)\n",
                o->count, o->value_size, o->key_size, o->acks, o->partitions, o->linger_ms,
@@ -1639,7 +1665,7 @@ print_table(const bench_opts_t *o, const bench_result_t *res)
 {
         const bench_result_t *a = &res[TARGET_RILLD], *b = &res[TARGET_MOCK];
         double gb = mb(o) / 1000.0;
-        double v[2][12];
+        double v[2][15];
 
         for (int t = 0; t < TARGET_COUNT; t++) {
                 const bench_result_t *r = &res[t];
@@ -1655,8 +1681,11 @@ print_table(const bench_opts_t *o, const bench_result_t *res)
                 v[t][9] = r->lat_mean_us;
                 v[t][10] = r->lat_n > 0 ? r->lat_cpu_s * 1e6 / (double)r->lat_n : NAN;
                 v[t][11] = r->rss_mb;
+                v[t][12] = r->produce_client_cpu_s / gb;
+                v[t][13] = r->consume_client_cpu_s / (rec_mb(o, r->consume_n) / 1000.0);
+                v[t][14] = r->lat_n > 0 ? r->lat_client_cpu_s * 1e6 / (double)r->lat_n : NAN;
                 if (!r->ran)
-                        for (int i = 0; i < 12; i++)
+                        for (int i = 0; i < 15; i++)
                                 v[t][i] = NAN;
         }
         (void)a;
@@ -1670,14 +1699,17 @@ print_table(const bench_opts_t *o, const bench_result_t *res)
         row("produce msgs/s", "%.0f", v[0][0], v[1][0]);
         row("produce MB/s", "%.1f", v[0][1], v[1][1]);
         row("produce server CPU s/GB", "%.2f", v[0][2], v[1][2]);
+        row("produce client CPU s/GB", "%.2f", v[0][12], v[1][12]);
         row("consume msgs/s", "%.0f", v[0][3], v[1][3]);
         row("consume MB/s", "%.1f", v[0][4], v[1][4]);
         row("consume server CPU s/GB", "%.2f", v[0][5], v[1][5]);
+        row("consume client CPU s/GB", "%.2f", v[0][13], v[1][13]);
         row("round trip p50 us", "%.0f", v[0][6], v[1][6]);
         row("round trip p99 us", "%.0f", v[0][7], v[1][7]);
         row("round trip p99.9 us", "%.0f", v[0][8], v[1][8]);
         row("round trip mean us", "%.0f", v[0][9], v[1][9]);
         row("round trip server CPU us/req", "%.1f", v[0][10], v[1][10]);
+        row("round trip client CPU us/req", "%.1f", v[0][14], v[1][14]);
         row("server peak RSS MB", "%.1f", v[0][11], v[1][11]);
 
         if (a->ran && b->ran && !a->failed && !b->failed) {

@@ -169,6 +169,9 @@ void rill__req_respond(rill__req_t *req, rill__wbuf_t *resp);
 void rill__req_free(rill__req_t *req);
 /** True while the request's connection is open. */
 bool rill__req_conn_alive(const rill__req_t *req);
+/** "ip:port" of a connection's peer (net.c; also declared in server.h), for
+ *  logs and the client_host Kafka reports for group members. Loop thread only. */
+const char *rill__conn_peer(const rill__conn_t *c);
 
 /* ---- the broker ---- */
 

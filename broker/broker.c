@@ -5,8 +5,10 @@
  * Data directory (the first entry of log.dirs):
  *   .lock                   flock()ed while a broker runs on this directory
  *   meta.properties         version, rill.format, node.id, cluster.id
- *   __rill_topics/<t>.properties
- *                           one file per topic: name, id (UUID), partition
+ *   __rill_topics/<topic id>.properties
+ *                           one file per topic, named by the topic's UUID in
+ *                           hex (a 249-character topic name would not fit a
+ *                           file name): name, id, partition
  *                           count, replication factor, internal flag and the
  *                           topic-level config overrides. Written to a .tmp
  *                           file, fsynced, renamed over the old one and the
@@ -457,20 +459,6 @@ kv_dup(const rill__kv_t *kv, int cnt)
         return out;
 }
 
-/* TODO(storage): rill__log_abandon() is declared in log.h for the crash
- * path; until log.c defines it, the weak reference is NULL and a kill falls
- * back to a clean close (a kill then does not exercise crash recovery). */
-#pragma weak rill__log_abandon
-static void
-log_abandon(rill__log_t *log)
-{
-        void (*fn)(rill__log_t *) = rill__log_abandon;
-        if (fn)
-                fn(log);
-        else
-                rill__log_close(log);
-}
-
 /* Frees a topic and its partitions; logs are closed (cleanly or not) or
  * must already be gone. */
 static void
@@ -483,7 +471,7 @@ topic_free(rill__topic_t *t, int how)
                 if (how == 1)
                         rill__log_close(p->log);
                 else if (how == 2)
-                        log_abandon(p->log);
+                        rill__log_abandon(p->log);
                 rill__free(p);
         }
         rill__free(t->partitions);
@@ -554,7 +542,8 @@ topic_persist(rill_broker_t *b, const rill__topic_t *t, int32_t partition_cnt,
         }
         fclose(f);
         dir = rill__asprintf("%s/%s", b->data_dir, TOPICS_DIR);
-        fname = rill__asprintf("%s.properties", t->name);
+        hex_encode(t->id, 16, idhex);
+        fname = rill__asprintf("%s.properties", idhex);
         err = write_file_durably(dir, fname, buf, errmsg, errmsg_size);
         free(buf);
         rill__free(dir);
@@ -720,7 +709,7 @@ int16_t
 rill__topic_delete(rill_broker_t *b, const char *name, char *errmsg, size_t errmsg_size)
 {
         rill__topic_t *t = name ? rill__topic_find(b, name, strlen(name)) : NULL;
-        char *path;
+        char *path, idhex[33];
 
         if (!t) {
                 rill__errf(errmsg, errmsg_size, "This server does not host this topic-partition.");
@@ -736,7 +725,8 @@ rill__topic_delete(rill_broker_t *b, const char *name, char *errmsg, size_t errm
         }
         /* The commit point: once the metadata file is gone, so is the topic
          * (leftover partition directories are removed at the next start). */
-        path = rill__asprintf("%s/%s/%s.properties", b->data_dir, TOPICS_DIR, t->name);
+        hex_encode(t->id, 16, idhex);
+        path = rill__asprintf("%s/%s/%s.properties", b->data_dir, TOPICS_DIR, idhex);
         if (unlink(path) != 0 && errno != ENOENT) {
                 rill__errf(errmsg, errmsg_size, "cannot remove %s: %s", path, strerror(errno));
                 rill__free(path);
@@ -941,6 +931,7 @@ load_topic_file(rill_broker_t *b, const char *fname, load_progress_t *prog, char
         rill__topic_t *t;
         rill__log_conf_t conf;
         char msg[512] = "";
+        uint8_t id[16];
         rill_err_t e;
 
         memset(&tl, 0, sizeof(tl));
@@ -955,13 +946,25 @@ load_topic_file(rill_broker_t *b, const char *fname, load_progress_t *prog, char
                 rill__errf(errstr, errstr_size, "%s: %s", path, msg);
                 e = RILL_ERR_CORRUPT;
         }
+        if (e == RILL_OK) {
+                char *expect = rill__asprintf("%s.properties", tl.id);
+                if (!hex_decode(tl.id, id, 16) || strcmp(expect, fname)) {
+                        rill__errf(errstr, errstr_size, "%s: id %s is not a topic id matching the "
+                                   "file name", path, tl.id);
+                        e = RILL_ERR_CORRUPT;
+                } else if (rill__topic_find(b, tl.name, strlen(tl.name))) {
+                        rill__errf(errstr, errstr_size, "%s: topic %s is defined twice", path,
+                                   tl.name);
+                        e = RILL_ERR_CORRUPT;
+                }
+                rill__free(expect);
+        }
         if (e != RILL_OK)
                 goto out;
         t = RILL__NEW(rill__topic_t);
         t->name = tl.name;
         tl.name = NULL;
-        if (!hex_decode(tl.id, t->id, 16))
-                random_bytes(t->id, 16);
+        memcpy(t->id, id, 16);
         t->replication_factor = tl.rf;
         t->internal = tl.internal;
         t->conf = conf;

@@ -1250,6 +1250,9 @@ rill__log_append(rill__log_t *log, uint8_t *data, size_t len, int32_t leader_epo
         s = active_seg(log);
         if (s->size > 0) {
                 bool full = s->size + (int64_t)len > log->conf.segment_bytes ||
+                            (log->conf.segment_index_bytes > 0 &&
+                             (log->idx_size + IDX_ENTRY > log->conf.segment_index_bytes ||
+                              log->tidx_size + TIDX_ENTRY > log->conf.segment_index_bytes)) ||
                             s->size + (int64_t)len > INT32_MAX ||
                             s->next + noffsets - 1 - s->base > INT32_MAX;
                 int64_t waited = s->first_ts >= 0 ? first_ts - s->first_ts : now - s->created_ms;
@@ -1406,7 +1409,7 @@ seg_locate(rill__log_t *log, int si, int64_t offset, int64_t *batch_base)
 {
         const seg_t *s = &log->segs[si];
         int fd = seg_rd_fd(log, si);
-        int64_t pos;
+        int64_t pos, start;
         fwin_t w;
 
         if (fd < 0)
@@ -1415,18 +1418,27 @@ seg_locate(rill__log_t *log, int si, int64_t offset, int64_t *batch_base)
                 pos = log->hint_pos;
         else
                 pos = seg_lookup_pos(log, si, offset);
+        start = pos;
         fwin_init(&w, fd, s->size, 4096);
         while (pos < s->size) {
                 int shrt;
                 const uint8_t *p = fwin_get(&w, pos, RILL__BATCH_HDR_SIZE, &shrt);
                 int64_t base, last;
-                int32_t length;
-                if (!p || p[RILL__BATCH_OFF_MAGIC] != 2) {
-                        pos = -1;
-                        break;
-                }
-                length = (int32_t)rill__be32(p + RILL__BATCH_OFF_LENGTH);
-                if (length < RILL__BATCH_HDR_SIZE - 12) {
+                int32_t length = p ? (int32_t)rill__be32(p + RILL__BATCH_OFF_LENGTH) : 0;
+                bool bad = !p || p[RILL__BATCH_OFF_MAGIC] != 2 || length < RILL__BATCH_HDR_SIZE - 12;
+                if (!bad && pos == start && start > 0 && (int64_t)rill__be64(p) > offset)
+                        bad = true; /* the index overshot: it cannot be right */
+                if (bad) {
+                        if (start > 0) {
+                                /* A damaged index (no checksum): scan the
+                                 * segment from its start instead. */
+                                RILL_LOG_W(LOG_COMP, "%s: index of segment %020" PRId64
+                                           " points at no batch for offset %" PRId64 ", scanning",
+                                           log->dir, s->base, offset);
+                                pos = start = 0;
+                                log->hint_base = -1;
+                                continue;
+                        }
                         pos = -1;
                         break;
                 }
@@ -1612,16 +1624,18 @@ rill__log_offset_for_time(rill__log_t *log, int64_t ts, int64_t *offset, int64_t
                 const seg_t *s = &log->segs[si];
                 int64_t from, pos;
                 int fd;
+                bool first;
                 fwin_t w;
 
                 if (s->max_ts < ts || s->size == 0)
                         continue;
                 from = seg_time_lookup(log, si, ts);
-                pos = seg_lookup_pos(log, si, from);
+                pos = seg_locate(log, si, from, NULL);
                 fd = seg_rd_fd(log, si);
-                if (fd < 0)
+                if (fd < 0 || pos < 0)
                         return RILL_ERR_IO;
                 fwin_init(&w, fd, s->size, 1 << 16);
+                first = pos > 0;
                 while (pos < s->size) {
                         int shrt;
                         const uint8_t *p = fwin_get(&w, pos, RILL__BATCH_HDR_SIZE, &shrt);
@@ -1637,6 +1651,15 @@ rill__log_offset_for_time(rill__log_t *log, int64_t ts, int64_t *offset, int64_t
                                 fwin_free(&w);
                                 return RILL_ERR_CORRUPT;
                         }
+                        if (first && h.max_timestamp >= ts) {
+                                /* The time index promised an earlier
+                                 * timestamp here: it is damaged, scan the
+                                 * segment from its start. */
+                                pos = 0;
+                                first = false;
+                                continue;
+                        }
+                        first = false;
                         if (h.max_timestamp < ts || h.base_offset + h.last_offset_delta < log->start) {
                                 pos += 12 + (int64_t)h.length;
                                 continue;

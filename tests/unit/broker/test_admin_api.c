@@ -849,6 +849,13 @@ test_describe_configs(void)
                 c = find_cfg(&g_dres[0], "zookeeper.connect");
                 CU_ASSERT_PTR_NOT_NULL_FATAL(c);
                 CU_ASSERT_TRUE(c->value_null);
+                /* An unknown key from the configuration is listed; a secret is hidden. */
+                c = find_cfg(&g_dres[0], "ssl.truststore.password");
+                CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+                CU_ASSERT_TRUE(c->value_null);
+                CU_ASSERT_TRUE(c->sensitive);
+                for (int s = 0; v >= 1 && s < c->syn_cnt && s < 6; s++)
+                        CU_ASSERT_STRING_EQUAL(c->syn_value[s], "");
                 CU_ASSERT_EQUAL(g_dres[1].err, KERR_UNKNOWN_TOPIC_OR_PARTITION);
                 CU_ASSERT_TRUE(g_dres[1].has_msg);
                 CU_ASSERT_EQUAL(g_dres[1].cnt, 0);
@@ -1038,6 +1045,29 @@ test_delete_records(void)
         }
 }
 
+/* delete.topic.enable=false: DeleteTopics v0-1 answer INVALID_REQUEST, as Kafka does. */
+static void
+test_delete_disabled(void)
+{
+        static const char *const overrides[] = {"delete.topic.enable=false", NULL};
+        char *dir = rill_test_tmpdir("rill-test-admin-nodel");
+        rill_broker_t *b = rill_test_broker_start(dir, overrides);
+        int saved = g_port;
+        int16_t errs[1];
+        CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+        g_port = rill_broker_port(b);
+        CU_ASSERT_EQUAL(create1(3, "keep-me", 1, 1), KERR_NONE);
+        for (int16_t v = 0; v <= 1; v++) {
+                delete_topics(v, (const char *const[]){"keep-me"}, 1, errs);
+                CU_ASSERT_EQUAL(errs[0], KERR_INVALID_REQUEST);
+        }
+        CU_ASSERT_EQUAL(partitions_of("keep-me"), 1);
+        g_port = saved;
+        rill_broker_destroy(b);
+        rill_test_rmdir(dir);
+        free(dir);
+}
+
 /* ---- malformed requests ---- */
 
 /* Sends @p w and expects the broker to close the connection. */
@@ -1111,7 +1141,8 @@ static int
 suite_init(void)
 {
         static const char *const overrides[] = {"num.partitions=2", "log.retention.hours=48",
-                                                "auto.create.topics.enable=false", NULL};
+                                                "auto.create.topics.enable=false",
+                                                "ssl.truststore.password=hunter2", NULL};
         g_dir = rill_test_tmpdir("rill-test-admin");
         g_b = rill_test_broker_start(g_dir, overrides);
         if (!g_b)
@@ -1145,6 +1176,7 @@ main(void)
                   {"CreateTopics configs", test_create_configs},
                   {"CreateTopics duplicates and collisions", test_create_duplicates_and_collisions},
                   {"DeleteTopics v0-v1", test_delete_topics},
+                  {"DeleteTopics disabled", test_delete_disabled},
                   {"CreatePartitions v0-v1", test_create_partitions},
                   {"DescribeConfigs v0-v2", test_describe_configs},
                   {"AlterConfigs v0-v1", test_alter_configs},

@@ -714,9 +714,6 @@ seg_load(rill__log_t *log, seg_t *s, bool is_last, bool full_check)
                                 rebuild = true;
                         else
                                 from = pos;
-                } else if (s->size > 0 && nt > 0) {
-                        /* Time entries without offset entries: possible
-                         * only for small segments; trust the tail scan. */
                 }
                 if (!rebuild && tr == 1) {
                         int64_t trel = (int32_t)rill__be32(te + 8);
@@ -738,7 +735,7 @@ seg_load(rill__log_t *log, seg_t *s, bool is_last, bool full_check)
                         close(fd);
                         return err;
                 }
-                if (r.valid_end != s->size || (r.max_ts_off >= r.next && r.next > s->base) ||
+                if (r.valid_end != s->size || (r.max_ts >= 0 && r.max_ts_off >= r.next) ||
                     (r.nbatches == 0 && from > 0)) {
                         rebuild = true;
                         memset(&r, 0, sizeof(r));
@@ -1414,10 +1411,13 @@ seg_locate(rill__log_t *log, int si, int64_t offset, int64_t *batch_base)
 
         if (fd < 0)
                 return -1;
-        if (log->hint_base == s->base && log->hint_off == offset)
-                pos = log->hint_pos;
-        else
-                pos = seg_lookup_pos(log, si, offset);
+        if (!batch_base && log->hint_base == s->base && log->hint_off == offset &&
+            log->hint_pos < s->size) {
+                /* A sequential reader: the previous read ended exactly at
+                 * the batch boundary before @p offset. */
+                return log->hint_pos;
+        }
+        pos = seg_lookup_pos(log, si, offset);
         start = pos;
         fwin_init(&w, fd, s->size, 4096);
         while (pos < s->size) {

@@ -1386,6 +1386,20 @@ test_compaction_compressed_and_headers(void)
                 }
                 for (int k = 0; k < 10; k++)
                         CU_ASSERT(seen[k] <= 1);
+                /* The same after reopening (clean, then unclean). */
+                for (int round = 0; round < 2; round++) {
+                        size_t len = out.len;
+                        if (round == 0)
+                                rill__log_close(log);
+                        else
+                                rill__log_abandon(log);
+                        log = open_log(dir, &c);
+                        CU_ASSERT_EQUAL(rill__log_start_offset(log), 0);
+                        CU_ASSERT_EQUAL(rill__log_end_offset(log), end);
+                        rill__wb_reset(&out);
+                        CU_ASSERT_EQUAL(rill__log_read(log, 0, end, 1 << 20, &out), RILL_OK);
+                        CU_ASSERT_EQUAL(out.len, len);
+                }
                 rill__wb_free(&out);
         }
         rill__log_close(log);

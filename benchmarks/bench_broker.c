@@ -49,6 +49,7 @@
 #include <math.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -106,6 +107,7 @@ typedef struct bench_opts {
         const char *topic;
         const char *tmp_base;    /**< where the temp dirs go ($TMPDIR or /tmp) */
         int repeat;              /**< runs per target (medians are reported) */
+        bool pin;                /**< server on the last CPU, client on the others */
         bool keep;
         bool verbose;
 } bench_opts_t;
@@ -469,6 +471,30 @@ server_report_death(bench_server_t *srv)
                srv->log_path);
 }
 
+/**
+ * --pin: the calling process (and the threads it starts later) runs on the
+ * last online CPU when @p server, else on all the others. A fixed placement
+ * keeps the round-trip figures from switching between "same core" and
+ * "cross core" wake-ups from run to run. Returns 0 or -1.
+ */
+static int
+pin_to(bool server)
+{
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        cpu_set_t set;
+
+        if (n < 2)
+                return -1;
+        CPU_ZERO(&set);
+        if (server) {
+                CPU_SET((int)(n - 1), &set);
+        } else {
+                for (long i = 0; i < n - 1; i++)
+                        CPU_SET((int)i, &set);
+        }
+        return sched_setaffinity(0, sizeof(set), &set);
+}
+
 /** True if the file at @p path contains @p needle (for "address in use"). */
 static bool
 log_mentions(const char *path, const char *needle)
@@ -488,7 +514,7 @@ log_mentions(const char *path, const char *needle)
 /** Forks and execs @p argv with stdout to @p out_fd (or the log) and stderr to
  *  the server log. Returns the pid or -1. */
 static pid_t
-spawn(char **argv, const char *log_path, int out_fd)
+spawn(char **argv, const char *log_path, int out_fd, bool pin)
 {
         pid_t pid;
         int log_fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
@@ -511,6 +537,8 @@ spawn(char **argv, const char *log_path, int out_fd)
                         dup2(devnull, 0);
                 dup2(out_fd >= 0 ? out_fd : log_fd, 1);
                 dup2(log_fd, 2);
+                if (pin)
+                        pin_to(true);
                 execvp(argv[0], argv);
                 fprintf(stderr, "bench-broker: exec %s: %s\n", argv[0], strerror(errno));
                 _exit(127);
@@ -598,7 +626,7 @@ start_rilld(const bench_opts_t *o, bench_server_t *srv, const char *bindir)
                                 fprintf(stderr, " %s", argv[i]);
                         fputc('\n', stderr);
                 }
-                srv->pid = spawn(argv, srv->log_path, -1);
+                srv->pid = spawn(argv, srv->log_path, -1, o->pin);
                 srv->exited = false;
                 free_argv(argv, argc);
                 if (srv->pid < 0)
@@ -667,7 +695,7 @@ start_mock(const bench_opts_t *o, bench_server_t *srv, const char *bindir)
         argv[argc++] = rill__strdup("--topic");
         argv[argc++] = rill__strdup(o->topic);
         argv[argc] = NULL;
-        srv->pid = spawn(argv, srv->log_path, pfd[1]);
+        srv->pid = spawn(argv, srv->log_path, pfd[1], o->pin);
         srv->exited = false;
         free_argv(argv, argc);
         close(pfd[1]);
@@ -1641,6 +1669,9 @@ print_machine(const bench_opts_t *o)
                "--linger-ms %g --latency-count %ld (warm-up %ld)\n",
                o->count, o->value_size, o->key_size, o->acks, o->partitions, o->linger_ms,
                o->latency_count, o->latency_warmup);
+        if (o->pin)
+                printf("pinned: server on CPU %ld, client on CPU 0-%ld\n",
+                       sysconf(_SC_NPROCESSORS_ONLN) - 1, sysconf(_SC_NPROCESSORS_ONLN) - 2);
         printf("payload per throughput phase: %.1f MB (keys + values; MB = 10^6 bytes)\n", mb(o));
         fflush(stdout);
 }
@@ -1761,6 +1792,8 @@ usage(FILE *fp)
 "  --wrapper CMD        run the server under CMD (e.g. \"valgrind --tool=callgrind\")\n"
 "  --profile-cmd CMD    run CMD (via sh, %%p = server pid) once the topic exists;\n"
 "                       it gets SIGINT before the server is stopped\n"
+"  --pin                run the server on the last CPU and the client on the\n"
+"                       others (steadier latency figures; needs 2+ CPUs)\n"
 "  --keep               keep the temporary data directories\n"
 "  --verbose            print the server command lines and each phase's\n"
 "                       CLOCK_MONOTONIC window (for perf report --time)\n"
@@ -1820,6 +1853,9 @@ parse_args(bench_opts_t *o, int argc, char **argv)
                         continue;
                 } else if (!strcmp(a, "--verbose")) {
                         o->verbose = true;
+                        continue;
+                } else if (!strcmp(a, "--pin")) {
+                        o->pin = true;
                         continue;
                 }
                 if (!v)
@@ -1907,6 +1943,10 @@ main(int argc, char **argv)
                 value[i] = (char)(x >> 24);
         }
 
+        if (o.pin && pin_to(false) != 0) {
+                fprintf(stderr, "bench-broker: --pin needs at least 2 CPUs; not pinning\n");
+                o.pin = false;
+        }
         print_machine(&o);
         runs = rill__calloc((size_t)(TARGET_COUNT * o.repeat), sizeof(*runs));
         /* Alternate the targets run by run, so that a change in the load of

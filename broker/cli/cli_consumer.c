@@ -13,10 +13,14 @@
  *
  * works with `rill console-consumer` in place of the script name.
  *
- * Group semantics are Kafka's:
- * - without --group the consumer joins a throw-away group
- *   "console-consumer-<n>" with enable.auto.commit=false, so nothing is
- *   left behind and every run starts where --from-beginning says;
+ * Group semantics follow Kafka's:
+ * - without --group nothing is committed and every run starts where
+ *   --from-beginning says. Kafka's tool joins a throw-away group for this;
+ *   rill assigns every partition of --topic directly instead (its client
+ *   still carries a throw-away group.id "console-consumer-<n>" with
+ *   enable.auto.commit=false), which prints the same records, starts
+ *   without a group rebalance and needs no group coordinator. Partitions
+ *   added while it runs are not picked up (use --group for that);
  * - with --group G it commits what it printed (auto-commit, plus a final
  *   synchronous commit), so a second run with the same group continues
  *   where the first stopped and `rill groups --describe` shows lag 0;
@@ -36,6 +40,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -327,6 +332,70 @@ consumer_parse_offset(cli_ctx_t *ctx, const char *v, int64_t *out)
         return 0;
 }
 
+/* Waits until @p topic exists (warning once if it does not yet), then
+ * fills *tlp with all its partitions at @p offset. Returns 1 when done, 0
+ * when stopped (Ctrl+C or @p idle_ms without the topic), -1 after printing
+ * an error. */
+static int
+consumer_wait_topic(cli_ctx_t *ctx, rd_kafka_t *rk, const char *topic, long long idle_ms,
+                    int64_t offset, rd_kafka_topic_partition_list_t **tlp)
+{
+        rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
+        int64_t start = rill__mono_ms();
+        bool warned = false;
+        int rc = 0;
+
+        *tlp = NULL;
+        while (!rill__cli_stopping()) {
+                const struct rd_kafka_metadata *md = NULL;
+                rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 0, rkt, &md, ctx->timeout_ms);
+
+                if (err) {
+                        rill__cli_err(ctx->prog, "cannot fetch metadata for topic '%s': %s",
+                                      topic, rd_kafka_err2str(err));
+                        rc = -1;
+                        break;
+                }
+                if (md->topic_cnt == 1 && !md->topics[0].err &&
+                    md->topics[0].partition_cnt > 0) {
+                        const struct rd_kafka_metadata_topic *t = &md->topics[0];
+
+                        *tlp = rd_kafka_topic_partition_list_new(t->partition_cnt);
+                        for (int i = 0; i < t->partition_cnt; i++)
+                                rd_kafka_topic_partition_list_add(*tlp, topic,
+                                                                  t->partitions[i].id)
+                                        ->offset = offset;
+                        rd_kafka_metadata_destroy(md);
+                        rc = 1;
+                        break;
+                }
+                if (md->topic_cnt == 1 && md->topics[0].err &&
+                    md->topics[0].err != RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART &&
+                    md->topics[0].err != RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE) {
+                        rill__cli_err(ctx->prog, "topic '%s': %s", topic,
+                                      rd_kafka_err2str(md->topics[0].err));
+                        rd_kafka_metadata_destroy(md);
+                        rc = -1;
+                        break;
+                }
+                rd_kafka_metadata_destroy(md);
+                if (!warned)
+                        fprintf(stderr, "%s: warning: topic '%s' does not exist (yet); waiting "
+                                "for it (Ctrl+C to stop)\n", ctx->prog, topic);
+                warned = true;
+                if (idle_ms >= 0 && rill__mono_ms() - start >= idle_ms)
+                        break;
+                /* Pace the metadata polling; Ctrl+C interrupts the wait. */
+                for (int i = 0; i < 5 && !rill__cli_stopping(); i++) {
+                        struct timespec ts = {0, 100 * 1000 * 1000};
+
+                        nanosleep(&ts, NULL);
+                }
+        }
+        rd_kafka_topic_destroy(rkt);
+        return rc;
+}
+
 /* True once the consumer has at least one partition assigned. */
 static bool
 consumer_has_assignment(rd_kafka_t *rk)
@@ -409,7 +478,8 @@ rill__cli_consumer(int argc, char **argv)
         rd_kafka_t *rk = NULL;
         long long count = 0, nerrors = 0;
         int64_t last_activity;
-        bool warned_unknown = false, failed = false, assigned = false;
+        bool warned_unknown = false, failed = false, assigned = false, warned_assign = false;
+        int64_t start_ms = rill__mono_ms();
         int rc = CLI_EXIT_FAIL;
 
         rill__cli_ctx_init(&ctx, "rill console-consumer");
@@ -514,13 +584,15 @@ rill__cli_consumer(int argc, char **argv)
         rd_kafka_poll_set_consumer(rk);
 
         {
-                rd_kafka_topic_partition_list_t *tl = rd_kafka_topic_partition_list_new(1);
+                rd_kafka_topic_partition_list_t *tl = NULL;
                 rd_kafka_resp_err_t err;
+                const char *what = "assign";
 
                 if (rill__cli_has(&args, "--partition")) {
-                        rd_kafka_topic_partition_t *tp =
-                                rd_kafka_topic_partition_list_add(tl, topic, (int32_t)partition);
+                        rd_kafka_topic_partition_t *tp;
 
+                        tl = rd_kafka_topic_partition_list_new(1);
+                        tp = rd_kafka_topic_partition_list_add(tl, topic, (int32_t)partition);
                         if (start_offset != RD_KAFKA_OFFSET_INVALID)
                                 tp->offset = start_offset;
                         else if (rill__cli_has(&args, "--from-beginning"))
@@ -530,19 +602,35 @@ rill__cli_consumer(int argc, char **argv)
                         else
                                 tp->offset = RD_KAFKA_OFFSET_END;
                         err = rd_kafka_assign(rk, tl);
+                } else if (!group && topic) {
+                        /* No group: read every partition directly. */
+                        int w = consumer_wait_topic(&ctx, rk, topic, idle_ms,
+                                                    rill__cli_has(&args, "--from-beginning")
+                                                            ? RD_KAFKA_OFFSET_BEGINNING
+                                                            : RD_KAFKA_OFFSET_END,
+                                                    &tl);
+
+                        if (w < 0) {
+                                failed = true;
+                                goto close;
+                        }
+                        if (w == 0) /* Stopped or timed out while waiting. */
+                                goto close;
+                        err = rd_kafka_assign(rk, tl);
                 } else {
                         char *pattern = include ? rill__asprintf("^%s", include) : NULL;
 
+                        tl = rd_kafka_topic_partition_list_new(1);
                         rd_kafka_topic_partition_list_add(tl, pattern ? pattern : topic,
                                                           RD_KAFKA_PARTITION_UA);
                         err = rd_kafka_subscribe(rk, tl);
                         rill__free(pattern);
+                        what = "subscribe";
                 }
-                rd_kafka_topic_partition_list_destroy(tl);
+                if (tl)
+                        rd_kafka_topic_partition_list_destroy(tl);
                 if (err) {
-                        rill__cli_err(ctx.prog, "cannot %s: %s",
-                                      rill__cli_has(&args, "--partition") ? "assign" : "subscribe",
-                                      rd_kafka_err2str(err));
+                        rill__cli_err(ctx.prog, "cannot %s: %s", what, rd_kafka_err2str(err));
                         failed = true;
                         goto close;
                 }
@@ -561,6 +649,12 @@ rill__cli_consumer(int argc, char **argv)
                         wait = (int)RILL__MIN(left, 100);
                 }
                 m = rd_kafka_consumer_poll(rk, wait);
+                if (!assigned && !warned_assign && rill__mono_ms() - start_ms > 15000) {
+                        fprintf(stderr, "%s: warning: no partitions assigned after 15 s; is the "
+                                "group coordinator available? (still waiting, Ctrl+C to "
+                                "stop)\n", ctx.prog);
+                        warned_assign = true;
+                }
                 if (!assigned && consumer_has_assignment(rk)) {
                         /* The idle clock starts again once partitions are
                          * assigned: joining a group is not idleness. */

@@ -558,11 +558,12 @@ rill__record_iter_next(rill__record_iter_t *it, rill__record_t *rec)
         }
         if (p != rend)
                 goto bad;
-        rec->offset = it->hdr.base_offset + off_delta;
+        /* Wrapping arithmetic: header fields are untrusted. */
+        rec->offset = (int64_t)((uint64_t)it->hdr.base_offset + (uint64_t)off_delta);
         if (it->hdr.attributes & RILL__BATCH_ATTR_LOG_APPEND_TIME)
                 rec->timestamp = it->hdr.max_timestamp;
         else
-                rec->timestamp = it->hdr.base_timestamp + ts_delta;
+                rec->timestamp = (int64_t)((uint64_t)it->hdr.base_timestamp + (uint64_t)ts_delta);
         rec->header_count = (int32_t)hcount;
         rec->headers = hstart;
         rec->headers_len = (size_t)(rend - hstart);
@@ -621,7 +622,7 @@ rill__batch_builder_add(rill__batch_builder_t *b, int64_t offset_delta, int64_t 
                         const void *value, int32_t value_len,
                         const uint8_t *headers, size_t headers_len, int32_t header_count)
 {
-        int64_t ts_delta = timestamp - b->base_timestamp;
+        int64_t ts_delta = (int64_t)((uint64_t)timestamp - (uint64_t)b->base_timestamp);
         int32_t klen = key ? key_len : -1;
         int32_t vlen = value ? value_len : -1;
         size_t body, total;

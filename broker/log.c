@@ -246,6 +246,24 @@ write_ckpt(const rill__log_t *log, const char *name, int64_t v)
 
 static int64_t seg_largest_ts(const rill__log_t *log, int si);
 
+/* Offsets and timestamps read from disk or sent by clients are arbitrary
+ * int64 values: arithmetic on them wraps or saturates instead of
+ * overflowing (undefined behaviour). */
+static inline int64_t
+add64(int64_t a, int64_t b)
+{
+        return (int64_t)((uint64_t)a + (uint64_t)b);
+}
+
+static inline int64_t
+sub_sat(int64_t a, int64_t b)
+{
+        int64_t r;
+        if (__builtin_sub_overflow(a, b, &r))
+                return b > 0 ? INT64_MIN : INT64_MAX;
+        return r;
+}
+
 static inline seg_t *
 active_seg(rill__log_t *log)
 {
@@ -556,6 +574,7 @@ seg_scan(rill__log_t *log, const seg_t *s, int fd, int64_t fsize, int64_t from,
                         break;
                 }
                 if (h.base_offset < r->next || h.base_offset < s->base ||
+                    h.base_offset > INT64_MAX - INT32_MAX ||
                     h.base_offset + h.last_offset_delta - s->base > INT32_MAX) {
                         snprintf(r->why, sizeof(r->why),
                                  "batch base offset %" PRId64 " out of order (expected >= %" PRId64 ")",
@@ -710,7 +729,7 @@ seg_load(rill__log_t *log, seg_t *s, bool is_last, bool full_check)
                 } else if (ir == 1) {
                         int64_t rel = (int32_t)rill__be32(ie), pos = (int32_t)rill__be32(ie + 4);
                         if (rel < 0 || !peek_batch(fd, s->size, pos, &h) ||
-                            h.base_offset + h.last_offset_delta != s->base + rel)
+                            add64(h.base_offset, h.last_offset_delta) != s->base + rel)
                                 rebuild = true;
                         else
                                 from = pos;
@@ -1252,7 +1271,7 @@ rill__log_append(rill__log_t *log, uint8_t *data, size_t len, int32_t leader_epo
                               log->tidx_size + TIDX_ENTRY > log->conf.segment_index_bytes)) ||
                             s->size + (int64_t)len > INT32_MAX ||
                             s->next + noffsets - 1 - s->base > INT32_MAX;
-                int64_t waited = s->first_ts >= 0 ? first_ts - s->first_ts : now - s->created_ms;
+                int64_t waited = s->first_ts >= 0 ? sub_sat(first_ts, s->first_ts) : now - s->created_ms;
                 if (full || waited > log->conf.segment_ms) {
                         if ((err = roll(log)) != RILL_OK) {
                                 rill__errf(errstr, errstr_size, "%s: cannot roll segment", log->dir);
@@ -1515,7 +1534,7 @@ rill__log_read(rill__log_t *log, int64_t offset, int64_t max_offset, int32_t max
                                 stop = true;
                                 break;
                         }
-                        last = (int64_t)rill__be64(p) + (int32_t)rill__be32(p + RILL__BATCH_OFF_LAST_DELTA);
+                        last = add64((int64_t)rill__be64(p), (int32_t)rill__be32(p + RILL__BATCH_OFF_LAST_DELTA));
                         if (last >= max_offset) {
                                 stop = true;
                                 break;
@@ -1660,7 +1679,7 @@ rill__log_offset_for_time(rill__log_t *log, int64_t ts, int64_t *offset, int64_t
                                 continue;
                         }
                         first = false;
-                        if (h.max_timestamp < ts || h.base_offset + h.last_offset_delta < log->start) {
+                        if (h.max_timestamp < ts || add64(h.base_offset, h.last_offset_delta) < log->start) {
                                 pos += 12 + (int64_t)h.length;
                                 continue;
                         }
@@ -1730,16 +1749,16 @@ rill__log_retention(rill__log_t *log, int64_t now_ms)
 
         /* Roll an old active segment so that it can be deleted or
          * compacted, and a fully expired one so that it can go now. */
-        if (s->size > 0 && (now_ms - basis > log->conf.segment_ms ||
+        if (s->size > 0 && (sub_sat(now_ms, basis) > log->conf.segment_ms ||
                             (del && log->conf.retention_ms >= 0 &&
-                             s->max_ts < now_ms - log->conf.retention_ms))) {
+                             s->max_ts < sub_sat(now_ms, log->conf.retention_ms)))) {
                 if (roll(log) != RILL_OK)
                         RILL_LOG_W(LOG_COMP, "%s: retention: roll failed", log->dir);
         }
         if (!del)
                 return 0;
         if (log->conf.retention_ms >= 0) {
-                while (log->nsegs > 1 && seg_largest_ts(log, 0) < now_ms - log->conf.retention_ms) {
+                while (log->nsegs > 1 && seg_largest_ts(log, 0) < sub_sat(now_ms, log->conf.retention_ms)) {
                         seg_delete(log, 0, "retention.ms");
                         deleted++;
                 }
@@ -2119,7 +2138,7 @@ map_segment(rill__log_t *log, int si, kmap_t *m, int64_t *mapped_to)
                         rill__record_iter_destroy(&it);
                 }
                 if (ret == 1)
-                        *mapped_to = h.base_offset + h.last_offset_delta + 1;
+                        *mapped_to = add64(h.base_offset, h.last_offset_delta + 1);
                 pos += (int64_t)bsize;
         }
         fwin_free(&w);
@@ -2152,7 +2171,7 @@ cleaned_add(rill__log_t *log, const seg_t *s, cleaned_t *c, const uint8_t *b, si
         rill__batch_hdr_t h;
         int64_t last;
         rill__batch_hdr_parse(b, &h);
-        last = h.base_offset + h.last_offset_delta;
+        last = add64(h.base_offset, h.last_offset_delta);
         if (c->size == 0)
                 c->first_ts = h.max_timestamp;
         if (h.max_timestamp > c->max_ts) {
@@ -2202,7 +2221,7 @@ clean_segment(rill__log_t *log, int si, const kmap_t *m, int64_t mapped_to, int6
         *removed = false;
         if (fd < 0)
                 return RILL_ERR_IO;
-        drop_tombstones = seg_largest_ts(log, si) < now_ms - log->conf.delete_retention_ms;
+        drop_tombstones = seg_largest_ts(log, si) < sub_sat(now_ms, log->conf.delete_retention_ms);
         seg_path(log, s->base, ".log", lpath);
         seg_path(log, s->base, ".log.cleaned", cpath);
         memset(&c, 0, sizeof(c));
@@ -2285,7 +2304,7 @@ clean_segment(rill__log_t *log, int si, const kmap_t *m, int64_t mapped_to, int6
                                             (r.value_len < 0 && drop_tombstones && r.offset < mapped_to))
                                                 continue;
                                 }
-                                rill__batch_builder_add(&b, r.offset - h.base_offset,
+                                rill__batch_builder_add(&b, (int64_t)((uint64_t)r.offset - (uint64_t)h.base_offset),
                                                         lat ? h.base_timestamp : r.timestamp,
                                                         r.key, r.key_len, r.value, r.value_len,
                                                         r.headers, r.headers_len, r.header_count);
@@ -2383,7 +2402,7 @@ rill__log_compact(rill__log_t *log, int64_t now_ms)
         /* Cleanable: closed segments older than min.compaction.lag.ms. */
         lim = log->nsegs - 1;
         for (int i = 0; i < lim; i++) {
-                if (seg_largest_ts(log, i) > now_ms - log->conf.min_compaction_lag_ms) {
+                if (seg_largest_ts(log, i) > sub_sat(now_ms, log->conf.min_compaction_lag_ms)) {
                         lim = i;
                         break;
                 }
@@ -2399,7 +2418,7 @@ rill__log_compact(rill__log_t *log, int64_t now_ms)
         if (first_dirty < 0 || dirty_bytes == 0)
                 return RILL_DECLINED;
         forced = log->conf.max_compaction_lag_ms >= 0 && log->conf.max_compaction_lag_ms < INT64_MAX &&
-                 seg_largest_ts(log, first_dirty) < now_ms - log->conf.max_compaction_lag_ms;
+                 seg_largest_ts(log, first_dirty) < sub_sat(now_ms, log->conf.max_compaction_lag_ms);
         if (!forced && (double)dirty_bytes / (double)(clean_bytes + dirty_bytes) <
                                log->conf.min_cleanable_dirty_ratio)
                 return RILL_DECLINED;

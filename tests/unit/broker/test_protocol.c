@@ -33,6 +33,7 @@
 
 #include "batch.h"
 #include "codec.h"
+#include "raw_client.h"
 #include "kerr.h"
 #include "rill_alloc.h"
 #include "rill_test.h"
@@ -40,162 +41,12 @@
 
 static char *g_dir;
 static rill_broker_t *g_broker;
-static int32_t g_corr = 1;
-
-/* ---- raw client ---- */
 
 static int
 tc_connect(void)
 {
-        struct sockaddr_in sa;
-        struct timeval tv = {10, 0};
-        int one = 1;
-        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (fd < 0)
-                return -1;
-        memset(&sa, 0, sizeof(sa));
-        sa.sin_family = AF_INET;
-        sa.sin_port = htons((uint16_t)rill_broker_port(g_broker));
-        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
-                close(fd);
-                return -1;
-        }
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-        return fd;
+        return tc_connect_port(rill_broker_port(g_broker));
 }
-
-static bool
-tc_send_raw(int fd, const void *p, size_t n)
-{
-        const uint8_t *b = p;
-        while (n > 0) {
-                ssize_t w = send(fd, b, n, MSG_NOSIGNAL);
-                if (w < 0 && errno == EINTR)
-                        continue;
-                if (w <= 0)
-                        return false;
-                b += w;
-                n -= (size_t)w;
-        }
-        return true;
-}
-
-/* Sends a request with header v1 (v2 when @p flexhdr) and @p body. */
-static bool
-tc_send(int fd, int16_t key, int16_t ver, int32_t corr, bool flexhdr, const rill__wbuf_t *body)
-{
-        rill__wbuf_t f;
-        size_t off;
-        bool ok;
-        rill__wb_init(&f, 64 + (body ? body->len : 0));
-        off = rill__wb_reserve_i32(&f);
-        rill__wb_i16(&f, key);
-        rill__wb_i16(&f, ver);
-        rill__wb_i32(&f, corr);
-        rill__wb_cstr(&f, "rill-test", false);
-        if (flexhdr)
-                rill__wb_tags(&f, true);
-        if (body)
-                rill__wb_raw(&f, body->buf, body->len);
-        rill__wb_patch_i32(&f, off, (int32_t)(f.len - 4));
-        ok = tc_send_raw(fd, f.buf, f.len);
-        rill__wb_free(&f);
-        return ok;
-}
-
-static bool
-tc_read_full(int fd, void *p, size_t n)
-{
-        uint8_t *b = p;
-        while (n > 0) {
-                ssize_t r = recv(fd, b, n, 0);
-                if (r < 0 && errno == EINTR)
-                        continue;
-                if (r <= 0)
-                        return false;
-                b += r;
-                n -= (size_t)r;
-        }
-        return true;
-}
-
-/* Receives one response frame (without the size); NULL on EOF/timeout. */
-static uint8_t *
-tc_recv(int fd, size_t *len)
-{
-        uint8_t sz[4], *buf;
-        int32_t n;
-        if (!tc_read_full(fd, sz, 4))
-                return NULL;
-        n = (int32_t)rill__be32(sz);
-        if (n < 4 || n > 64 * 1024 * 1024)
-                return NULL;
-        buf = malloc((size_t)n);
-        if (!tc_read_full(fd, buf, (size_t)n)) {
-                free(buf);
-                return NULL;
-        }
-        *len = (size_t)n;
-        return buf;
-}
-
-/* True once the broker has closed the connection (EOF or reset). */
-static bool
-tc_closed_by_peer(int fd)
-{
-        char c[256];
-        for (;;) {
-                ssize_t r = recv(fd, c, sizeof(c), 0);
-                if (r == 0)
-                        return true;
-                if (r < 0)
-                        return errno == ECONNRESET || errno == EPIPE;
-                /* Data: keep draining (a response may precede the close). */
-        }
-}
-
-typedef struct resp {
-        uint8_t *buf;
-        size_t len;
-        rill__rbuf_t r;
-} resp_t;
-
-/* Sends a request and reads its response; checks the correlation id and
- * skips the response header's tags when @p resp_flex. */
-static bool
-tc_call(int fd, int16_t key, int16_t ver, bool flexhdr, bool resp_flex, const rill__wbuf_t *body,
-        resp_t *out)
-{
-        int32_t corr = g_corr++;
-        memset(out, 0, sizeof(*out));
-        if (!tc_send(fd, key, ver, corr, flexhdr, body))
-                return false;
-        out->buf = tc_recv(fd, &out->len);
-        if (!out->buf)
-                return false;
-        rill__rb_init(&out->r, out->buf, out->len);
-        if (rill__rb_i32(&out->r) != corr)
-                return false;
-        if (resp_flex)
-                rill__rb_tags(&out->r, true);
-        return !out->r.err;
-}
-
-static void
-resp_free(resp_t *r)
-{
-        free(r->buf);
-        r->buf = NULL;
-}
-
-/* The response was decoded completely: no error, no trailing bytes. */
-#define ASSERT_DECODED(rs)                                                     \
-        do {                                                                   \
-                CU_ASSERT_EQUAL((rs)->r.err, 0);                               \
-                CU_ASSERT_EQUAL(rill__rb_remaining(&(rs)->r), 0);              \
-        } while (0)
 
 /* A new connection is served (ApiVersions v0 answers). */
 static bool
@@ -814,7 +665,7 @@ test_produce_acks0(void)
         rill__batch_builder_t bb;
         rill__wbuf_t w;
         uint8_t *buf;
-        size_t len;
+        size_t len = 0;
         int16_t err;
         CU_ASSERT_FATAL(fd >= 0);
         CU_ASSERT_FATAL(ensure_topic(fd, "acks0"));
@@ -1007,7 +858,7 @@ test_fetch_long_poll_wakeup(void)
         int fc = tc_connect(), pc = tc_connect();
         rill__wbuf_t w;
         uint8_t *buf;
-        size_t len;
+        size_t len = 0;
         resp_t rs;
         fetch_res_t fr;
         int64_t first;
@@ -1057,8 +908,6 @@ test_fetch_long_poll_expiry(void)
         rill__wb_init(&w, 128);
         build_fetch(&w, 11, 300, 1, "poll-exp", 0, 0, 1024 * 1024);
         t0 = rill_test_now_ms();
-        /* Pipeline a second request behind the parked fetch: its answer
-         * must come after the fetch's. */
         CU_ASSERT_FATAL(tc_call(fd, KAPI_FETCH, 11, false, false, &w, &rs));
         elapsed = rill_test_now_ms() - t0;
         CU_ASSERT_FATAL(decode_fetch(&rs, 11, "poll-exp", 0, &fr));
@@ -1073,7 +922,7 @@ test_fetch_long_poll_expiry(void)
         CU_ASSERT_FATAL(tc_send(fd, KAPI_FETCH, 11, 5001, false, &w));
         CU_ASSERT_FATAL(tc_send(fd, KAPI_API_VERSIONS, 0, 5002, false, NULL));
         {
-                size_t len;
+                size_t len = 0;
                 uint8_t *b1 = tc_recv(fd, &len), *b2;
                 CU_ASSERT_FATAL(b1 != NULL);
                 CU_ASSERT_EQUAL((int32_t)rill__be32(b1), 5001);
@@ -1308,7 +1157,7 @@ test_framing_split_and_pipelined(void)
                 CU_ASSERT(tc_send_raw(fd, f.buf + i, 1));
         CU_ASSERT(tc_send_raw(fd, f.buf + 19, f.len - 19));
         for (int i = 0; i < 20; i++) {
-                size_t len;
+                size_t len = 0;
                 uint8_t *b = tc_recv(fd, &len);
                 CU_ASSERT_FATAL(b != NULL);
                 CU_ASSERT_EQUAL((int32_t)rill__be32(b), 9000 + i);

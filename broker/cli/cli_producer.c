@@ -22,9 +22,11 @@
  * separator with parse.key=true) stops reading, like Kafka, but what was
  * already sent is still flushed: nothing accepted is lost.
  *
- * The CLI default for message.timeout.ms is 30 s (librdkafka's is 300 s) so
- * that a dead cluster turns into an error promptly; --producer-property
- * overrides it.
+ * Two CLI defaults differ from librdkafka's (--producer-property overrides
+ * both): message.timeout.ms is 30 s (not 300 s) so that a dead cluster turns
+ * into an error promptly, and partitioner is murmur2_random, the Java
+ * client's, so a keyed record lands in the same partition as with Kafka's
+ * own console producer and with librill's producers.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -450,7 +452,8 @@ producer_flag_props(cli_ctx_t *ctx, const cli_args_t *args, char **out, int *n)
 int
 rill__cli_producer(int argc, char **argv)
 {
-        static const char *const defaults[] = {"message.timeout.ms=30000"};
+        static const char *const defaults[] = {"message.timeout.ms=30000",
+                                               "partitioner=murmur2_random"};
         cli_ctx_t ctx;
         cli_args_t args;
         producer_reader_t rd;
@@ -526,7 +529,7 @@ rill__cli_producer(int argc, char **argv)
                 props[nprops++] = flagprops[i];
         for (int i = 0; i < npp; i++)
                 props[nprops++] = pprops[i];
-        conf = rill__cli_conf_new(&ctx, "rill-console-producer", defaults, 1, files, nfiles,
+        conf = rill__cli_conf_new(&ctx, "rill-console-producer", defaults, 2, files, nfiles,
                                   props, nprops);
         if (!conf)
                 goto out;

@@ -686,6 +686,9 @@ rill__topic_create(rill_broker_t *b, const char *name, int32_t partitions,
                 }
                 t->partition_cnt = i + 1;
         }
+        /* The new partition directories' entries must be durable before the
+         * metadata file that makes the topic exist. */
+        rill__fsync_dir(b->data_dir);
         if (topic_persist(b, t, partitions, t->overrides, t->override_cnt, msg, sizeof(msg)) !=
             RILL_OK) {
                 rill__errf(errmsg, errmsg_size, "cannot persist topic %s: %s", name, msg);
@@ -785,6 +788,7 @@ rill__topic_add_partitions(rill_broker_t *b, rill__topic_t *t, int32_t new_total
                         goto fail;
                 }
         }
+        rill__fsync_dir(b->data_dir);
         if (topic_persist(b, t, new_total, t->overrides, t->override_cnt, msg, sizeof(msg)) !=
             RILL_OK) {
                 rill__errf(errmsg, errmsg_size, "cannot persist topic %s: %s", t->name, msg);

@@ -1,0 +1,61 @@
+/*
+ * filter_map.c - a stateless topology: drops blank lines from
+ * streams-plaintext-input, upper-cases the rest, and writes them to
+ * streams-filter-map-output keyed by their length (string).
+ *
+ *   filter_map --bootstrap-server HOST:PORT [--application-id ID]
+ */
+#include <ctype.h>
+#include <stdio.h>
+
+#include "example_util.h"
+
+static bool
+is_blank(const rill_record_t *r, void *opaque)
+{
+        rill_bytes_t v = rill_record_value(r);
+        for (size_t i = 0; v.data && i < v.len; i++)
+                if (!isspace(((const unsigned char *)v.data)[i]))
+                        return false;
+        return true;
+}
+
+static void
+upper_by_length(const rill_record_t *in, rill_out_t *out, void *opaque)
+{
+        rill_bytes_t v = rill_record_value(in);
+        char key[24], buf[4096];
+        size_t n = v.len < sizeof(buf) ? v.len : sizeof(buf);
+        int kl = snprintf(key, sizeof(key), "%zu", v.len);
+        for (size_t i = 0; i < n; i++)
+                buf[i] = (char)toupper(((const unsigned char *)v.data)[i]);
+        rill_out_kv(out, rill_bytes(key, (size_t)kl), rill_bytes(buf, n));
+}
+
+int
+main(int argc, char **argv)
+{
+        char err[512];
+        example_opts_t o;
+        rill_builder_t *b;
+        rill_stream_t *s;
+        rill_topology_t *topo;
+        int rc;
+
+        example_parse(argc, argv, "streams-filter-map", &o);
+        b = rill_builder_new();
+        s = rill_builder_stream(b, "streams-plaintext-input", rill_serde_string(),
+                                rill_serde_string());
+        s = rill_stream_filter_not(s, is_blank, NULL);
+        s = rill_stream_map(s, upper_by_length, NULL);
+        rill_stream_to(s, "streams-filter-map-output", NULL, NULL);
+        topo = rill_builder_build(b, err, sizeof(err));
+        rill_builder_destroy(b);
+        if (!topo) {
+                fprintf(stderr, "topology: %s\n", err);
+                return 1;
+        }
+        rc = example_run(topo, &o);
+        rill_topology_destroy(topo);
+        return rc;
+}

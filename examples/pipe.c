@@ -1,0 +1,31 @@
+/*
+ * pipe.c - the smallest topology: copies streams-plaintext-input to
+ * streams-pipe-output unchanged (keys, values, timestamps, headers).
+ *
+ *   pipe --bootstrap-server HOST:PORT [--application-id ID]
+ */
+#include "example_util.h"
+
+int
+main(int argc, char **argv)
+{
+        char err[512];
+        example_opts_t o;
+        rill_builder_t *b;
+        rill_topology_t *topo;
+        int rc;
+
+        example_parse(argc, argv, "streams-pipe", &o);
+        b = rill_builder_new();
+        rill_stream_to(rill_builder_stream(b, "streams-plaintext-input", NULL, NULL),
+                       "streams-pipe-output", NULL, NULL);
+        topo = rill_builder_build(b, err, sizeof(err));
+        rill_builder_destroy(b);
+        if (!topo) {
+                fprintf(stderr, "topology: %s\n", err);
+                return 1;
+        }
+        rc = example_run(topo, &o);
+        rill_topology_destroy(topo);
+        return rc;
+}

@@ -1,0 +1,1748 @@
+/*
+ * app.c - the streams runtime: one consumer, task threads, one producer.
+ *
+ * Threads.
+ *  - The app thread owns the consumer. It polls the consumer queue (which,
+ *    once partitions are assigned, only carries events and rebalances),
+ *    serves the producer's delivery reports, commits every
+ *    commit.interval.ms, and reacts to failed task threads.
+ *  - num.stream.threads task threads. The partitions of an assigned task are
+ *    forwarded (rd_kafka_queue_forward) to the queue of the thread that owns
+ *    the task, so librdkafka splits the assignment into per-partition queues
+ *    served by the task threads. A thread restores its new tasks from their
+ *    changelogs before it reads its queue, then processes records in batches.
+ *
+ * Co-partitioning. librdkafka has no pluggable assignor, so the group uses
+ * the "range" assignor: for topics with equal partition counts, every member
+ * gets the same partition numbers of every topic, so partition p of all
+ * co-partitioned topics lands on one instance and forms one task (s, p).
+ * The runtime checks the counts at start (rill__topo_partitions()).
+ *
+ * Pausing. Anything that must see the tasks still (commits, rebalances,
+ * closing) first parks every task thread at a batch boundary (pause_threads),
+ * then works on the tasks from the app thread, then resumes them. Task lists
+ * change only while threads are parked.
+ *
+ * At-least-once. A commit parks the threads, flushes the producer (waiting
+ * for every output and changelog record produced so far to be acknowledged),
+ * and only then commits the consumed offsets and writes the tasks'
+ * checkpoint files (the acknowledged changelog offsets). If the flush does
+ * not finish (a broker is down), the commit is postponed and retried: the
+ * producer retries for ever by default (message.timeout.ms=0), and the app
+ * logs what it waits for. A delivery that fails for good stops the instance
+ * in state ERROR without committing.
+ *
+ * Restore. A task's logged stores are replayed from their changelog
+ * partitions, from the checkpointed offset when a checkpoint file exists
+ * (otherwise the persistent store directory is wiped and replayed from the
+ * beginning), up to the high watermark, with progress logged.
+ *
+ * Internal topics are created at start when missing (CreateTopics through
+ * the admin API of the producer handle; changelogs with
+ * cleanup.policy=compact). Clusters without the admin API (librdkafka's mock
+ * cluster) must have them created beforehand: existing topics are only
+ * checked.
+ */
+#include "streams_int.h"
+
+#include <errno.h>
+#include <librdkafka/rdkafka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define BATCH 256
+
+typedef struct toff {
+        char *topic;
+        int32_t partition;
+        int64_t next;       /* next offset to consume (commit position) */
+        bool dirty;
+} toff_t;
+
+typedef struct atask {
+        rill__task_t *task;
+        int sub;
+        int32_t partition;
+        int thread;
+        atomic_bool ready;   /* restored and initialized */
+        toff_t *offs;        /* consumed source partitions */
+        int noffs;
+        toff_t *ckpt;        /* changelog offsets from the checkpoint file */
+        int nckpt;
+        bool had_ckpt;
+} atask_t;
+
+typedef struct sthread {
+        rill_app_t *app;
+        int idx;
+        pthread_t tid;
+        bool started;
+        rd_kafka_queue_t *queue;
+        atask_t **tasks;
+        int ntasks;
+        rd_kafka_t *restore;
+        bool exit;
+        bool failed;
+        bool alive;
+        rill_err_t err;
+        char errmsg[512];
+        atask_t *last;       /* cache for the message -> task lookup */
+        const void *last_rkt;
+} sthread_t;
+
+typedef struct dr_off {
+        char *topic;
+        int32_t partition;
+        int64_t acked;       /* last acknowledged offset */
+} dr_off_t;
+
+struct rill_app_s {
+        const rill_topology_t *topo;
+        rill_conf_t *conf;
+        char *app_id;
+        char *state_dir;
+        int nthreads;
+        int64_t commit_interval;
+        int64_t flush_timeout;
+        rd_kafka_t *consumer;
+        rd_kafka_t *producer;
+        rill__task_env_t env;
+        int32_t *sub_parts;
+        int32_t *repart_parts;
+
+        pthread_t main_tid;
+        bool main_started;
+        sthread_t *threads;
+
+        pthread_mutex_t lock;
+        pthread_cond_t cond;
+        atomic_bool pause;
+        int parked;
+        int alive;
+
+        pthread_rwlock_t tasks_lock;
+        atask_t **tasks;
+        int ntasks;
+
+        pthread_mutex_t dr_lock;
+        dr_off_t *dr;
+        int ndr;
+        rill_err_t dr_err;
+        char dr_errmsg[512];
+
+        atomic_bool stop;
+        atomic_bool commit_now;
+        atomic_int state;
+        rill_state_cb *state_cb;
+        void *state_opaque;
+        rill_error_cb *error_cb;
+        void *error_opaque;
+        bool replace_thread_default;
+
+        pthread_mutex_t err_lock;
+        rill_err_t last_err;
+        char last_errmsg[1024];
+
+        atomic_uint_fast64_t processed;
+        int64_t last_commit;
+        int64_t last_flush_warn;
+        rill_err_t close_result;
+        bool closed;
+        bool assigned;       /* an assignment is in force (app thread only) */
+};
+
+static const char *const state_names[] = {"CREATED",          "REBALANCING",   "RUNNING",
+                                          "PENDING_SHUTDOWN", "NOT_RUNNING",   "PENDING_ERROR",
+                                          "ERROR"};
+
+const char *
+rill_app_state_name(rill_app_state_t s)
+{
+        return (unsigned)s < RILL__ARRAY_SIZE(state_names) ? state_names[s] : "UNKNOWN";
+}
+
+static void
+set_state(rill_app_t *app, rill_app_state_t s)
+{
+        rill_app_state_t old = (rill_app_state_t)atomic_exchange(&app->state, (int)s);
+        if (old == s)
+                return;
+        RILL_LOG_I(RILL__LOGC, "%s: state %s -> %s", app->app_id, rill_app_state_name(old),
+                   rill_app_state_name(s));
+        if (app->state_cb)
+                app->state_cb(app, s, old, app->state_opaque);
+}
+
+static void
+set_error(rill_app_t *app, rill_err_t err, const char *msg)
+{
+        pthread_mutex_lock(&app->err_lock);
+        app->last_err = err;
+        snprintf(app->last_errmsg, sizeof(app->last_errmsg), "%s", msg);
+        pthread_mutex_unlock(&app->err_lock);
+}
+
+/* ---- librdkafka configuration ---- */
+
+static rd_kafka_conf_t *
+kconf_new(rill_app_t *app, const char *prefix, char *errstr, size_t errstr_size)
+{
+        rd_kafka_conf_t *kc = rd_kafka_conf_new();
+        const rill_conf_t *c = app->conf;
+        char kerr[256];
+
+        if (rd_kafka_conf_set(kc, "bootstrap.servers", rill__conf_str(c, "bootstrap.servers"), kerr,
+                              sizeof(kerr)) != RD_KAFKA_CONF_OK)
+                goto fail;
+        /* kafka.* first, then the client's own prefix, so the latter wins. */
+        for (int pass = 0; pass < 2; pass++) {
+                const char *pfx = pass == 0 ? "kafka." : prefix;
+                size_t pl = strlen(pfx);
+                for (size_t i = 0; i < c->n; i++) {
+                        if (strncmp(c->e[i].key, pfx, pl))
+                                continue;
+                        if (rd_kafka_conf_set(kc, c->e[i].key + pl, c->e[i].value, kerr,
+                                              sizeof(kerr)) != RD_KAFKA_CONF_OK)
+                                goto fail;
+                }
+        }
+        return kc;
+fail:
+        rill__errf(errstr, errstr_size, "librdkafka configuration: %s", kerr);
+        rd_kafka_conf_destroy(kc);
+        return NULL;
+}
+
+static bool
+kset(rd_kafka_conf_t *kc, const char *k, const char *v, const rill_conf_t *c, const char *prefix)
+{
+        char key[256];
+        char kerr[256];
+        /* Rill's defaults never override what the user passed through. */
+        snprintf(key, sizeof(key), "%s%s", prefix, k);
+        if (rill__conf_str(c, key))
+                return true;
+        snprintf(key, sizeof(key), "kafka.%s", k);
+        if (rill__conf_str(c, key))
+                return true;
+        return rd_kafka_conf_set(kc, k, v, kerr, sizeof(kerr)) == RD_KAFKA_CONF_OK;
+}
+
+static void
+k_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+        if (level <= 3)
+                RILL_LOG_E("kafka", "%s: %s", fac, buf);
+        else if (level <= 4)
+                RILL_LOG_W("kafka", "%s: %s", fac, buf);
+        else
+                RILL_LOG_D("kafka", "%s: %s", fac, buf);
+}
+
+static void
+k_error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+        rill_app_t *app = opaque;
+        if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN)
+                RILL_LOG_W(RILL__LOGC, "%s: cannot reach any broker of %s (retrying): %s",
+                           app->app_id, rill__conf_str(app->conf, "bootstrap.servers"), reason);
+        else
+                RILL_LOG_W(RILL__LOGC, "%s: client error (retrying): %s: %s", app->app_id,
+                           rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
+}
+
+/* Delivery reports: remember acknowledged changelog offsets; latch failures. */
+static void
+dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+        rill_app_t *app = opaque;
+        const char *topic = rd_kafka_topic_name(m->rkt);
+        size_t tl = strlen(topic);
+
+        pthread_mutex_lock(&app->dr_lock);
+        if (m->err) {
+                if (app->dr_err == RILL_OK) {
+                        app->dr_err = RILL_ERR_KAFKA;
+                        snprintf(app->dr_errmsg, sizeof(app->dr_errmsg),
+                                 "delivery to %s[%d] failed: %s", topic, (int)m->partition,
+                                 rd_kafka_err2str(m->err));
+                }
+        } else if (tl > 10 && !strcmp(topic + tl - 10, "-changelog")) {
+                int i;
+                for (i = 0; i < app->ndr; i++)
+                        if (app->dr[i].partition == m->partition && !strcmp(app->dr[i].topic, topic))
+                                break;
+                if (i == app->ndr) {
+                        app->dr = rill__realloc(app->dr, sizeof(dr_off_t) * (size_t)(app->ndr + 1));
+                        app->dr[i].topic = rill__strdup(topic);
+                        app->dr[i].partition = m->partition;
+                        app->dr[i].acked = -1;
+                        app->ndr++;
+                }
+                if (m->offset > app->dr[i].acked)
+                        app->dr[i].acked = m->offset;
+        }
+        pthread_mutex_unlock(&app->dr_lock);
+}
+
+static int64_t
+dr_acked(rill_app_t *app, const char *topic, int32_t partition)
+{
+        int64_t r = -1;
+        pthread_mutex_lock(&app->dr_lock);
+        for (int i = 0; i < app->ndr; i++)
+                if (app->dr[i].partition == partition && !strcmp(app->dr[i].topic, topic))
+                        r = app->dr[i].acked;
+        pthread_mutex_unlock(&app->dr_lock);
+        return r;
+}
+
+/* ---- task environment ---- */
+
+static rill_err_t
+app_send(void *opaque, rill__task_t *task, const char *topic, int32_t partition, rill_bytes_t key,
+         rill_bytes_t value, int64_t timestamp, const rill_record_t *headers_from, char *errstr,
+         size_t errstr_size)
+{
+        rill_app_t *app = opaque;
+        rd_kafka_headers_t *hdrs = NULL;
+        rd_kafka_resp_err_t err;
+        size_t nh = headers_from ? rill_record_header_count(headers_from) : 0;
+
+        for (;;) {
+                if (nh) {
+                        hdrs = rd_kafka_headers_new(nh);
+                        for (size_t i = 0; i < nh; i++) {
+                                rill_header_t h;
+                                if (rill_record_header_at(headers_from, i, &h) == RILL_OK)
+                                        rd_kafka_header_add(hdrs, h.name, -1, h.value,
+                                                            h.value ? (ssize_t)h.len : 0);
+                        }
+                }
+                err = rd_kafka_producev(
+                        app->producer, RD_KAFKA_V_TOPIC(topic),
+                        RD_KAFKA_V_PARTITION(partition < 0 ? RD_KAFKA_PARTITION_UA : partition),
+                        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                        RD_KAFKA_V_KEY(key.data, key.len), RD_KAFKA_V_VALUE((void *)value.data, value.len),
+                        RD_KAFKA_V_TIMESTAMP(timestamp > 0 ? timestamp : 0),
+                        RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_END);
+                if (err == RD_KAFKA_RESP_ERR_NO_ERROR)
+                        return RILL_OK;
+                if (hdrs)
+                        rd_kafka_headers_destroy(hdrs);
+                hdrs = NULL;
+                if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+                        rill__errf(errstr, errstr_size, "%s", rd_kafka_err2str(err));
+                        return RILL_ERR_KAFKA;
+                }
+                /* Back-pressure: the producer queue is full; wait for acks. */
+                if (atomic_load(&app->stop)) {
+                        rill__errf(errstr, errstr_size, "shutting down with a full producer queue");
+                        return RILL_ERR_SHUTDOWN;
+                }
+                rd_kafka_poll(app->producer, 10);
+        }
+}
+
+static int64_t
+app_wall_clock(void *opaque)
+{
+        return rill__now_ms();
+}
+
+/* ---- metadata and internal topics ---- */
+
+typedef struct mdview {
+        const rd_kafka_metadata_t *md;
+        const rill_topology_t *topo;
+} mdview_t;
+
+static int32_t
+md_partitions(void *opaque, const char *topic)
+{
+        mdview_t *v = opaque;
+        int32_t best = 0;
+        for (int i = 0; i < v->md->topic_cnt; i++) {
+                const rd_kafka_metadata_topic_t *t = &v->md->topics[i];
+                if (t->err)
+                        continue;
+                if (!strcmp(t->topic, topic))
+                        return t->partition_cnt;
+        }
+        /* A pattern: the largest matching topic. */
+        for (int n = 0; n < v->topo->nnodes; n++) {
+                const rill__node_t *node = v->topo->nodes[n];
+                if (!node->pattern || strcmp(node->pattern, topic))
+                        continue;
+                for (int i = 0; i < v->md->topic_cnt; i++)
+                        if (!v->md->topics[i].err &&
+                            rill__source_matches(v->topo, node, "", v->md->topics[i].topic))
+                                best = RILL__MAX(best, v->md->topics[i].partition_cnt);
+        }
+        return best;
+}
+
+static rill_err_t
+fetch_metadata(rill_app_t *app, const rd_kafka_metadata_t **md, int timeout_ms, char *errstr,
+               size_t errstr_size)
+{
+        int64_t deadline = rill__mono_ms() + timeout_ms;
+        rd_kafka_resp_err_t err;
+        do {
+                err = rd_kafka_metadata(app->producer, 1, NULL, md, 5000);
+                if (!err)
+                        return RILL_OK;
+        } while (rill__mono_ms() < deadline && !atomic_load(&app->stop));
+        rill__errf(errstr, errstr_size, "cannot read cluster metadata from %s: %s",
+                   rill__conf_str(app->conf, "bootstrap.servers"), rd_kafka_err2str(err));
+        return RILL_ERR_KAFKA;
+}
+
+typedef struct want_topic {
+        char *name;
+        int32_t partitions;
+        bool compact;
+} want_topic_t;
+
+static rill_err_t
+create_topics(rill_app_t *app, want_topic_t *w, int nw, char *errstr, size_t errstr_size)
+{
+        rd_kafka_NewTopic_t **nt = rill__calloc((size_t)nw, sizeof(*nt));
+        rd_kafka_queue_t *q = rd_kafka_queue_new(app->producer);
+        rd_kafka_AdminOptions_t *opts = rd_kafka_AdminOptions_new(app->producer,
+                                                                  RD_KAFKA_ADMIN_OP_CREATETOPICS);
+        int rf = (int)rill__conf_int(app->conf, "replication.factor");
+        rill_err_t result = RILL_OK;
+        rd_kafka_event_t *ev;
+        char kerr[256];
+
+        rd_kafka_AdminOptions_set_operation_timeout(opts, 10000, kerr, sizeof(kerr));
+        rd_kafka_AdminOptions_set_request_timeout(opts, 15000, kerr, sizeof(kerr));
+        for (int i = 0; i < nw; i++) {
+                nt[i] = rd_kafka_NewTopic_new(w[i].name, w[i].partitions, rf, kerr, sizeof(kerr));
+                if (w[i].compact)
+                        rd_kafka_NewTopic_set_config(nt[i], "cleanup.policy", "compact");
+                RILL_LOG_I(RILL__LOGC, "%s: creating internal topic %s (%d partitions%s)",
+                           app->app_id, w[i].name, (int)w[i].partitions,
+                           w[i].compact ? ", compacted" : "");
+        }
+        rd_kafka_CreateTopics(app->producer, nt, (size_t)nw, opts, q);
+        ev = rd_kafka_queue_poll(q, 30000);
+        if (!ev) {
+                rill__errf(errstr, errstr_size, "timed out creating internal topics");
+                result = RILL_ERR_TIMEOUT;
+        } else if (rd_kafka_event_error(ev)) {
+                rill__errf(errstr, errstr_size, "%s", rd_kafka_event_error_string(ev));
+                result = RILL_ERR_KAFKA;
+        } else {
+                size_t n;
+                const rd_kafka_topic_result_t **res =
+                        rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &n);
+                for (size_t i = 0; i < n; i++) {
+                        rd_kafka_resp_err_t e = rd_kafka_topic_result_error(res[i]);
+                        if (e && e != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
+                                rill__errf(errstr, errstr_size, "%s: %s",
+                                           rd_kafka_topic_result_name(res[i]),
+                                           rd_kafka_topic_result_error_string(res[i])
+                                                   ? rd_kafka_topic_result_error_string(res[i])
+                                                   : rd_kafka_err2str(e));
+                                result = RILL_ERR_KAFKA;
+                        }
+                }
+        }
+        if (ev)
+                rd_kafka_event_destroy(ev);
+        for (int i = 0; i < nw; i++)
+                rd_kafka_NewTopic_destroy(nt[i]);
+        rill__free(nt);
+        rd_kafka_AdminOptions_destroy(opts);
+        rd_kafka_queue_destroy(q);
+        return result;
+}
+
+/*
+ * Computes partition counts and makes sure every internal topic exists with
+ * the right count (creating the missing ones).
+ */
+static rill_err_t
+prepare_topics(rill_app_t *app, char *errstr, size_t errstr_size)
+{
+        const rill_topology_t *t = app->topo;
+        const rd_kafka_metadata_t *md = NULL;
+        want_topic_t *w = rill__calloc((size_t)(t->nreparts + t->nstores + 1), sizeof(*w));
+        want_topic_t *missing = rill__calloc((size_t)(t->nreparts + t->nstores + 1), sizeof(*w));
+        int nw = 0, nmissing = 0;
+        rill_err_t e;
+        mdview_t view;
+
+        e = fetch_metadata(app, &md, (int)rill__conf_int(app->conf, "rill.startup.timeout.ms"),
+                           errstr, errstr_size);
+        if (e != RILL_OK)
+                goto out;
+        view.md = md;
+        view.topo = t;
+        e = rill__topo_partitions(t, app->app_id, md_partitions, &view, app->sub_parts,
+                                  app->repart_parts, errstr, errstr_size);
+        if (e != RILL_OK)
+                goto out;
+        for (int r = 0; r < t->nreparts; r++) {
+                w[nw].name = rill__repart_topic(app->app_id, &t->reparts[r]);
+                w[nw].partitions = app->repart_parts[r];
+                nw++;
+        }
+        for (int s = 0; s < t->nstores; s++) {
+                if (!t->stores[s].logging || t->stores[s].sub < 0)
+                        continue;
+                w[nw].name = rill__changelog_topic(app->app_id, &t->stores[s]);
+                w[nw].partitions = app->sub_parts[t->stores[s].sub];
+                w[nw].compact = true;
+                nw++;
+        }
+        for (int i = 0; i < nw; i++) {
+                int32_t have = md_partitions(&view, w[i].name);
+                if (have == 0) {
+                        missing[nmissing++] = w[i];
+                } else if (have != w[i].partitions) {
+                        rill__errf(errstr, errstr_size,
+                                   "internal topic %s has %d partitions but the topology needs %d "
+                                   "(delete it, or reset the application)",
+                                   w[i].name, (int)have, (int)w[i].partitions);
+                        e = RILL_ERR_TOPOLOGY;
+                        goto out;
+                }
+        }
+        if (nmissing) {
+                char cerr[512];
+                e = create_topics(app, missing, nmissing, cerr, sizeof(cerr));
+                if (e != RILL_OK) {
+                        rill__errf(errstr, errstr_size,
+                                   "cannot create internal topic %s (%d partitions%s): %s; a "
+                                   "cluster without the admin API needs the internal topics "
+                                   "created beforehand",
+                                   missing[0].name, (int)missing[0].partitions,
+                                   missing[0].compact ? ", cleanup.policy=compact" : "", cerr);
+                        goto out;
+                }
+                /* Wait until the new topics show up in metadata. */
+                for (int tries = 0; tries < 100; tries++) {
+                        int ok = 0;
+                        rd_kafka_metadata_destroy(md);
+                        md = NULL;
+                        if (rd_kafka_metadata(app->producer, 1, NULL, &md, 5000))
+                                continue;
+                        view.md = md;
+                        for (int i = 0; i < nmissing; i++)
+                                ok += md_partitions(&view, missing[i].name) == missing[i].partitions;
+                        if (ok == nmissing)
+                                break;
+                        usleep(100 * 1000);
+                }
+        }
+out:
+        for (int i = 0; i < nw; i++)
+                rill__free(w[i].name);
+        rill__free(w);
+        rill__free(missing);
+        if (md)
+                rd_kafka_metadata_destroy(md);
+        return e;
+}
+
+/* ---- checkpoints ---- */
+
+static char *
+ckpt_path(rill_app_t *app, const char *task_id)
+{
+        return rill__asprintf("%s/%s/.checkpoint", app->state_dir, task_id);
+}
+
+static void
+ckpt_load(rill_app_t *app, atask_t *at, const char *task_id)
+{
+        char *path = ckpt_path(app, task_id);
+        FILE *f = fopen(path, "r");
+        char line[1024];
+        rill__free(path);
+        if (!f)
+                return;
+        at->had_ckpt = true;
+        while (fgets(line, sizeof(line), f)) {
+                char topic[800];
+                int part;
+                long long off;
+                if (sscanf(line, "%799s %d %lld", topic, &part, &off) != 3)
+                        continue;
+                at->ckpt = rill__realloc(at->ckpt, sizeof(toff_t) * (size_t)(at->nckpt + 1));
+                at->ckpt[at->nckpt].topic = rill__strdup(topic);
+                at->ckpt[at->nckpt].partition = part;
+                at->ckpt[at->nckpt].next = off;
+                at->nckpt++;
+        }
+        fclose(f);
+}
+
+static int64_t
+ckpt_offset(const atask_t *at, const char *topic, int32_t partition)
+{
+        for (int i = 0; i < at->nckpt; i++)
+                if (at->ckpt[i].partition == partition && !strcmp(at->ckpt[i].topic, topic))
+                        return at->ckpt[i].next;
+        return -1;
+}
+
+/* Writes the checkpoint of a restored task: for each logged store, the
+ * offset after the last acknowledged changelog record. */
+static void
+ckpt_write(rill_app_t *app, atask_t *at)
+{
+        rill__task_t *t = at->task;
+        char *path, *tmp;
+        FILE *f;
+        bool any = false;
+
+        if (!at->ready)
+                return;
+        for (int s = 0; s < app->topo->nstores; s++)
+                any |= t->stores[s] && t->stores[s]->changelog &&
+                       t->stores[s]->ops == &rill__rocksdb_store_ops;
+        if (!any)
+                return;
+        path = ckpt_path(app, t->id);
+        tmp = rill__asprintf("%s.tmp", path);
+        rill__mkdirs(t->dir, 0755);
+        f = fopen(tmp, "w");
+        if (!f) {
+                RILL_LOG_W(RILL__LOGC, "task %s: cannot write checkpoint %s: %s", t->id, tmp,
+                           strerror(errno));
+                goto out;
+        }
+        for (int s = 0; s < app->topo->nstores; s++) {
+                rill_kv_store_t *st = t->stores[s];
+                int64_t acked, prev;
+                if (!st || !st->changelog)
+                        continue;
+                acked = dr_acked(app, st->changelog, t->partition);
+                prev = ckpt_offset(at, st->changelog, t->partition);
+                /* Nothing written since restore: keep the restored position. */
+                fprintf(f, "%s %d %lld\n", st->changelog, (int)t->partition,
+                        (long long)RILL__MAX(acked + 1, prev));
+        }
+        fflush(f);
+        fsync(fileno(f));
+        fclose(f);
+        if (rename(tmp, path) != 0)
+                RILL_LOG_W(RILL__LOGC, "task %s: cannot rename checkpoint: %s", t->id, strerror(errno));
+out:
+        rill__free(tmp);
+        rill__free(path);
+}
+
+/* ---- task threads ---- */
+
+static void
+thread_fail(sthread_t *th, rill_err_t err, const char *msg)
+{
+        th->failed = true;
+        th->err = err;
+        snprintf(th->errmsg, sizeof(th->errmsg), "%s", msg);
+        RILL_LOG_E(RILL__LOGC, "%s: stream thread %d failed: %s", th->app->app_id, th->idx, msg);
+}
+
+static rill_err_t
+restore_store(sthread_t *th, atask_t *at, rill_kv_store_t *st, char *errstr, size_t errstr_size)
+{
+        rill_app_t *app = th->app;
+        rill__task_t *t = at->task;
+        int64_t lo = 0, hi = 0, start, n = 0, t0 = rill__mono_ms(), last_log = t0;
+        rd_kafka_topic_partition_list_t *tp;
+        rd_kafka_resp_err_t kerr;
+        rill_err_t e = RILL_OK;
+
+        if (!th->restore) {
+                char ke[256];
+                rd_kafka_conf_t *kc = kconf_new(app, "consumer.", errstr, errstr_size);
+                if (!kc)
+                        return RILL_ERR_CONFIG;
+                snprintf(ke, sizeof(ke), "%s-restore-consumer", app->app_id);
+                /* A group id without a subscription: assign-only, never joins. */
+                rd_kafka_conf_set(kc, "group.id", ke, NULL, 0);
+                kset(kc, "enable.auto.commit", "false", app->conf, "consumer.");
+                kset(kc, "enable.partition.eof", "true", app->conf, "consumer.");
+                kset(kc, "fetch.wait.max.ms", "50", app->conf, "consumer.");
+                rd_kafka_conf_set_log_cb(kc, k_log_cb);
+                th->restore = rd_kafka_new(RD_KAFKA_CONSUMER, kc, ke, sizeof(ke));
+                if (!th->restore) {
+                        rd_kafka_conf_destroy(kc);
+                        rill__errf(errstr, errstr_size, "restore consumer: %s", ke);
+                        return RILL_ERR_KAFKA;
+                }
+        }
+        for (;;) {
+                kerr = rd_kafka_query_watermark_offsets(th->restore, st->changelog, t->partition, &lo,
+                                                        &hi, 5000);
+                if (!kerr)
+                        break;
+                if (atomic_load(&app->stop))
+                        return RILL_ERR_SHUTDOWN;
+                RILL_LOG_W(RILL__LOGC, "task %s: cannot read the end offsets of %s[%d] (retrying): %s",
+                           t->id, st->changelog, (int)t->partition, rd_kafka_err2str(kerr));
+        }
+        start = ckpt_offset(at, st->changelog, t->partition);
+        if (start < lo || start > hi || st->ops != &rill__rocksdb_store_ops)
+                start = lo;
+        if (start >= hi) {
+                RILL_LOG_I(RILL__LOGC, "task %s: store %s is up to date (changelog %s[%d] at %lld)",
+                           t->id, st->name, st->changelog, (int)t->partition, (long long)hi);
+                goto done;
+        }
+        RILL_LOG_I(RILL__LOGC, "task %s: restoring store %s from %s[%d], offsets %lld..%lld", t->id,
+                   st->name, st->changelog, (int)t->partition, (long long)start, (long long)hi);
+        tp = rd_kafka_topic_partition_list_new(1);
+        rd_kafka_topic_partition_list_add(tp, st->changelog, t->partition)->offset = start;
+        rd_kafka_assign(th->restore, tp);
+        rd_kafka_topic_partition_list_destroy(tp);
+        for (bool finished = false; !finished;) {
+                rd_kafka_message_t *m = rd_kafka_consumer_poll(th->restore, 200);
+                if (atomic_load(&app->stop)) {
+                        if (m)
+                                rd_kafka_message_destroy(m);
+                        e = RILL_ERR_SHUTDOWN;
+                        break;
+                }
+                if (rill__mono_ms() - last_log > 2000) {
+                        last_log = rill__mono_ms();
+                        RILL_LOG_I(RILL__LOGC, "task %s: restoring %s: %lld records so far", t->id,
+                                   st->name, (long long)n);
+                }
+                if (!m)
+                        continue;
+                if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+                        finished = m->offset >= hi;
+                } else if (m->err) {
+                        RILL_LOG_W(RILL__LOGC, "task %s: restore of %s: %s (retrying)", t->id,
+                                   st->name, rd_kafka_message_errstr(m));
+                } else {
+                        e = rill__store_restore_put(st, rill_bytes(m->key, m->key_len),
+                                                    rill_bytes(m->payload, m->len), errstr,
+                                                    errstr_size);
+                        n++;
+                        finished = m->offset + 1 >= hi;
+                }
+                rd_kafka_message_destroy(m);
+                if (e != RILL_OK)
+                        break;
+        }
+        rd_kafka_assign(th->restore, NULL);
+        if (e != RILL_OK)
+                return e;
+        RILL_LOG_I(RILL__LOGC, "task %s: restored store %s: %lld records in %lld ms", t->id,
+                   st->name, (long long)n, (long long)(rill__mono_ms() - t0));
+done:
+        /* Remember the restored position for the next checkpoint. */
+        {
+                int i;
+                for (i = 0; i < at->nckpt; i++)
+                        if (!strcmp(at->ckpt[i].topic, st->changelog))
+                                break;
+                if (i == at->nckpt) {
+                        at->ckpt = rill__realloc(at->ckpt, sizeof(toff_t) * (size_t)(at->nckpt + 1));
+                        at->ckpt[i].topic = rill__strdup(st->changelog);
+                        at->ckpt[i].partition = t->partition;
+                        at->nckpt++;
+                }
+                at->ckpt[i].next = hi;
+        }
+        return RILL_OK;
+}
+
+static rill_err_t
+restore_task(sthread_t *th, atask_t *at)
+{
+        char err[512];
+        rill__task_t *t = at->task;
+        for (int s = 0; s < th->app->topo->nstores; s++) {
+                rill_kv_store_t *st = t->stores[s];
+                rill_err_t e;
+                if (!st || !st->changelog)
+                        continue;
+                e = restore_store(th, at, st, err, sizeof(err));
+                if (e == RILL_ERR_SHUTDOWN)
+                        return e;
+                if (e != RILL_OK) {
+                        char msg[700];
+                        snprintf(msg, sizeof(msg), "task %s: restoring store %s failed: %s", t->id,
+                                 st->name, err);
+                        thread_fail(th, e, msg);
+                        return e;
+                }
+        }
+        if (rill__task_init(t) != RILL_OK) {
+                thread_fail(th, t->err, t->errmsg);
+                return t->err;
+        }
+        at->ready = true;
+        return RILL_OK;
+}
+
+static atask_t *
+find_task(sthread_t *th, const rd_kafka_message_t *m, const char *topic)
+{
+        const rill_topology_t *topo = th->app->topo;
+        if (th->last && th->last_rkt == m->rkt && th->last->partition == m->partition)
+                return th->last;
+        for (int i = 0; i < th->ntasks; i++) {
+                atask_t *at = th->tasks[i];
+                const rill__sub_def_t *sd = &topo->subs[at->sub];
+                if (at->partition != m->partition)
+                        continue;
+                for (int k = 0; k < sd->nsources; k++) {
+                        if (rill__source_matches(topo, topo->nodes[sd->sources[k]], th->app->app_id,
+                                                 topic)) {
+                                th->last = at;
+                                th->last_rkt = m->rkt;
+                                return at;
+                        }
+                }
+        }
+        return NULL;
+}
+
+static void
+note_offset(atask_t *at, const char *topic, int32_t partition, int64_t next)
+{
+        for (int i = 0; i < at->noffs; i++) {
+                if (at->offs[i].partition == partition && !strcmp(at->offs[i].topic, topic)) {
+                        at->offs[i].next = next;
+                        at->offs[i].dirty = true;
+                        return;
+                }
+        }
+        at->offs = rill__realloc(at->offs, sizeof(toff_t) * (size_t)(at->noffs + 1));
+        at->offs[at->noffs].topic = rill__strdup(topic);
+        at->offs[at->noffs].partition = partition;
+        at->offs[at->noffs].next = next;
+        at->offs[at->noffs].dirty = true;
+        at->noffs++;
+}
+
+static void
+handle_message(sthread_t *th, rd_kafka_message_t *m)
+{
+        rill_app_t *app = th->app;
+        const char *topic;
+        atask_t *at;
+        rill_err_t e;
+        int64_t ts;
+
+        if (m->err) {
+                if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+                        RILL_LOG_W(RILL__LOGC, "%s: consumer: %s", app->app_id,
+                                   rd_kafka_message_errstr(m));
+                return;
+        }
+        topic = rd_kafka_topic_name(m->rkt);
+        at = find_task(th, m, topic);
+        if (!at || !at->ready)
+                return; /* revoked meanwhile: the new owner reprocesses it */
+        for (int i = 0; i < at->noffs; i++)
+                if (at->offs[i].partition == m->partition && !strcmp(at->offs[i].topic, topic) &&
+                    m->offset < at->offs[i].next)
+                        return; /* already processed (stale fetch) */
+        ts = rd_kafka_message_timestamp(m, NULL);
+        {
+                rd_kafka_headers_t *hdrs = NULL;
+                if (rd_kafka_message_headers(m, &hdrs) != RD_KAFKA_RESP_ERR_NO_ERROR)
+                        hdrs = NULL;
+                e = rill__task_process(at->task, topic, m->partition, m->offset,
+                                       rill_bytes(m->key, m->key_len),
+                                       rill_bytes(m->payload, m->len), ts < 0 ? 0 : ts, NULL, 0,
+                                       hdrs);
+        }
+        if (e != RILL_OK) {
+                thread_fail(th, e, at->task->errmsg);
+                return;
+        }
+        note_offset(at, topic, m->partition, m->offset + 1);
+        if (at->task->commit_requested) {
+                at->task->commit_requested = false;
+                atomic_store(&app->commit_now, true);
+        }
+        atomic_fetch_add(&app->processed, 1);
+}
+
+static void
+park(sthread_t *th)
+{
+        rill_app_t *app = th->app;
+        pthread_mutex_lock(&app->lock);
+        app->parked++;
+        pthread_cond_broadcast(&app->cond);
+        while (atomic_load(&app->pause) && !th->exit)
+                pthread_cond_wait(&app->cond, &app->lock);
+        app->parked--;
+        pthread_mutex_unlock(&app->lock);
+}
+
+static void *
+thread_main(void *arg)
+{
+        sthread_t *th = arg;
+        rill_app_t *app = th->app;
+        rd_kafka_message_t *msgs[BATCH];
+
+        while (!th->exit && !th->failed) {
+                int64_t next_wall = INT64_MAX, now;
+                int timeout = 100;
+                ssize_t n;
+                bool restoring = false;
+
+                if (atomic_load(&app->pause)) {
+                        park(th);
+                        continue;
+                }
+                for (int i = 0; i < th->ntasks && !th->failed; i++) {
+                        if (th->tasks[i]->ready)
+                                continue;
+                        restoring = true;
+                        if (restore_task(th, th->tasks[i]) != RILL_OK)
+                                break;
+                        if (atomic_load(&app->pause))
+                                break;
+                }
+                if (th->failed)
+                        break;
+                if (restoring)
+                        continue;
+                now = rill__now_ms();
+                for (int i = 0; i < th->ntasks; i++) {
+                        rill__task_t *t = th->tasks[i]->task;
+                        if (rill__task_next_wall(t) <= now &&
+                            rill__task_punctuate_wall(t, now) != RILL_OK) {
+                                thread_fail(th, t->err, t->errmsg);
+                                break;
+                        }
+                        next_wall = RILL__MIN(next_wall, rill__task_next_wall(t));
+                }
+                if (th->failed)
+                        break;
+                if (next_wall != INT64_MAX)
+                        timeout = (int)RILL__MAX(0, RILL__MIN(100, next_wall - now));
+                n = rd_kafka_consume_batch_queue(th->queue, timeout, msgs, BATCH);
+                for (ssize_t i = 0; i < n; i++) {
+                        if (!th->failed)
+                                handle_message(th, msgs[i]);
+                        rd_kafka_message_destroy(msgs[i]);
+                }
+        }
+        pthread_mutex_lock(&app->lock);
+        th->alive = false;
+        app->alive--;
+        pthread_cond_broadcast(&app->cond);
+        pthread_mutex_unlock(&app->lock);
+        return NULL;
+}
+
+/* Parks every live task thread. Returns false if they did not all park
+ * within @p timeout_ms (they are then resumed). */
+static bool
+pause_threads(rill_app_t *app, int64_t timeout_ms)
+{
+        int64_t deadline = rill__mono_ms() + timeout_ms;
+        bool ok = true;
+        atomic_store(&app->pause, true);
+        for (int i = 0; i < app->nthreads; i++)
+                if (app->threads[i].queue)
+                        rd_kafka_queue_yield(app->threads[i].queue);
+        pthread_mutex_lock(&app->lock);
+        while (app->parked < app->alive) {
+                struct timespec ts;
+                clock_gettime(CLOCK_REALTIME, &ts);
+                ts.tv_nsec += 50 * 1000000L;
+                if (ts.tv_nsec >= 1000000000L) {
+                        ts.tv_sec++;
+                        ts.tv_nsec -= 1000000000L;
+                }
+                pthread_cond_timedwait(&app->cond, &app->lock, &ts);
+                if (rill__mono_ms() > deadline) {
+                        ok = false;
+                        break;
+                }
+        }
+        pthread_mutex_unlock(&app->lock);
+        if (!ok) {
+                atomic_store(&app->pause, false);
+                pthread_mutex_lock(&app->lock);
+                pthread_cond_broadcast(&app->cond);
+                pthread_mutex_unlock(&app->lock);
+        }
+        return ok;
+}
+
+static void
+resume_threads(rill_app_t *app)
+{
+        pthread_mutex_lock(&app->lock);
+        atomic_store(&app->pause, false);
+        pthread_cond_broadcast(&app->cond);
+        pthread_mutex_unlock(&app->lock);
+}
+
+static rill_err_t
+start_thread(rill_app_t *app, int i)
+{
+        sthread_t *th = &app->threads[i];
+        th->app = app;
+        th->idx = i;
+        th->exit = false;
+        th->failed = false;
+        th->alive = true;
+        if (!th->queue)
+                th->queue = rd_kafka_queue_new(app->consumer);
+        pthread_mutex_lock(&app->lock);
+        app->alive++;
+        pthread_mutex_unlock(&app->lock);
+        if (pthread_create(&th->tid, NULL, thread_main, th) != 0) {
+                pthread_mutex_lock(&app->lock);
+                app->alive--;
+                th->alive = false;
+                pthread_mutex_unlock(&app->lock);
+                return RILL_ERR_STATE;
+        }
+        th->started = true;
+        return RILL_OK;
+}
+
+/* ---- commits ---- */
+
+/* With threads parked: flush, then commit offsets and write checkpoints.
+ * Returns RILL_AGAIN when the flush did not finish in time. */
+static rill_err_t
+commit_parked(rill_app_t *app, int64_t flush_timeout)
+{
+        rd_kafka_topic_partition_list_t *offs;
+        rd_kafka_resp_err_t kerr;
+        int n = 0;
+
+        kerr = rd_kafka_flush(app->producer, (int)flush_timeout);
+        if (kerr == RD_KAFKA_RESP_ERR__TIMED_OUT) {
+                int64_t now = rill__mono_ms();
+                if (now - app->last_flush_warn > 5000) {
+                        app->last_flush_warn = now;
+                        RILL_LOG_W(RILL__LOGC,
+                                   "%s: commit postponed: %d records still wait for the broker's "
+                                   "acknowledgement (is the cluster reachable?)",
+                                   app->app_id, rd_kafka_outq_len(app->producer));
+                }
+                return RILL_AGAIN;
+        }
+        pthread_mutex_lock(&app->dr_lock);
+        if (app->dr_err != RILL_OK) {
+                rill_err_t e = app->dr_err;
+                char msg[512];
+                snprintf(msg, sizeof(msg), "%s", app->dr_errmsg);
+                pthread_mutex_unlock(&app->dr_lock);
+                set_error(app, e, msg);
+                return e;
+        }
+        pthread_mutex_unlock(&app->dr_lock);
+
+        offs = rd_kafka_topic_partition_list_new(16);
+        for (int i = 0; i < app->ntasks; i++) {
+                atask_t *at = app->tasks[i];
+                for (int k = 0; k < at->noffs; k++) {
+                        if (!at->offs[k].dirty)
+                                continue;
+                        rd_kafka_topic_partition_list_add(offs, at->offs[k].topic,
+                                                          at->offs[k].partition)
+                                ->offset = at->offs[k].next;
+                        n++;
+                }
+        }
+        if (n) {
+                kerr = rd_kafka_commit(app->consumer, offs, 0);
+                if (kerr) {
+                        RILL_LOG_W(RILL__LOGC, "%s: offset commit failed (will retry): %s",
+                                   app->app_id, rd_kafka_err2str(kerr));
+                } else {
+                        for (int i = 0; i < app->ntasks; i++)
+                                for (int k = 0; k < app->tasks[i]->noffs; k++)
+                                        app->tasks[i]->offs[k].dirty = false;
+                }
+        }
+        rd_kafka_topic_partition_list_destroy(offs);
+        for (int i = 0; i < app->ntasks; i++) {
+                rill__task_flush(app->tasks[i]->task);
+                ckpt_write(app, app->tasks[i]);
+        }
+        app->last_commit = rill__mono_ms();
+        return kerr ? RILL_ERR_KAFKA : RILL_OK;
+}
+
+static void
+maybe_commit(rill_app_t *app, bool force)
+{
+        rill_err_t e;
+        if (!force && !atomic_load(&app->commit_now) &&
+            rill__mono_ms() - app->last_commit < app->commit_interval)
+                return;
+        atomic_store(&app->commit_now, false);
+        if (!pause_threads(app, 10000)) {
+                RILL_LOG_W(RILL__LOGC, "%s: commit postponed: a stream thread is busy", app->app_id);
+                return;
+        }
+        e = commit_parked(app, RILL__MIN(app->flush_timeout, 2000));
+        resume_threads(app);
+        if (e != RILL_OK && e != RILL_AGAIN && e != RILL_ERR_KAFKA) {
+                set_state(app, RILL_APP_PENDING_ERROR);
+                atomic_store(&app->stop, true);
+        } else if (e == RILL_ERR_KAFKA) {
+                char msg[512];
+                pthread_mutex_lock(&app->dr_lock);
+                bool fatal = app->dr_err != RILL_OK;
+                snprintf(msg, sizeof(msg), "%s", app->dr_errmsg);
+                pthread_mutex_unlock(&app->dr_lock);
+                if (fatal) {
+                        set_error(app, RILL_ERR_KAFKA, msg);
+                        set_state(app, RILL_APP_PENDING_ERROR);
+                        atomic_store(&app->stop, true);
+                }
+        }
+}
+
+/* ---- assignment ---- */
+
+static void
+atask_free(atask_t *at)
+{
+        for (int i = 0; i < at->noffs; i++)
+                rill__free(at->offs[i].topic);
+        for (int i = 0; i < at->nckpt; i++)
+                rill__free(at->ckpt[i].topic);
+        rill__free(at->offs);
+        rill__free(at->ckpt);
+        rill__free(at);
+}
+
+static int
+sub_of_topic(rill_app_t *app, const char *topic)
+{
+        const rill_topology_t *t = app->topo;
+        for (int s = 0; s < t->nsubs; s++)
+                for (int i = 0; i < t->subs[s].nsources; i++)
+                        if (rill__source_matches(t, t->nodes[t->subs[s].sources[i]], app->app_id,
+                                                 topic))
+                                return s;
+        return -1;
+}
+
+static void
+remove_from_thread(sthread_t *th, atask_t *at)
+{
+        for (int i = 0; i < th->ntasks; i++) {
+                if (th->tasks[i] == at) {
+                        th->tasks[i] = th->tasks[--th->ntasks];
+                        break;
+                }
+        }
+        th->last = NULL;
+        th->last_rkt = NULL;
+}
+
+/* With threads parked: closes every task (checkpointing restored ones). */
+static void
+close_all_tasks(rill_app_t *app, bool checkpoint)
+{
+        pthread_rwlock_wrlock(&app->tasks_lock);
+        for (int i = 0; i < app->ntasks; i++) {
+                atask_t *at = app->tasks[i];
+                const rill__sub_def_t *sd = &app->topo->subs[at->sub];
+                rill__task_flush(at->task);
+                if (checkpoint)
+                        ckpt_write(app, at);
+                /* Stop forwarding this task's partitions. */
+                for (int k = 0; k < sd->nsources; k++) {
+                        const rill__node_t *n = app->topo->nodes[sd->sources[k]];
+                        for (int j = 0; j < at->noffs; j++) {
+                                rd_kafka_queue_t *pq;
+                                if (!rill__source_matches(app->topo, n, app->app_id, at->offs[j].topic))
+                                        continue;
+                                pq = rd_kafka_queue_get_partition(app->consumer, at->offs[j].topic,
+                                                                  at->offs[j].partition);
+                                if (pq) {
+                                        rd_kafka_queue_forward(pq, NULL);
+                                        rd_kafka_queue_destroy(pq);
+                                }
+                        }
+                }
+                remove_from_thread(&app->threads[at->thread], at);
+                rill__task_destroy(at->task);
+                atask_free(at);
+        }
+        app->ntasks = 0;
+        pthread_rwlock_unlock(&app->tasks_lock);
+}
+
+static void
+on_revoke(rill_app_t *app, rd_kafka_topic_partition_list_t *parts)
+{
+        app->assigned = false;
+        if (!atomic_load(&app->stop))
+                set_state(app, RILL_APP_REBALANCING);
+        while (!pause_threads(app, 5000))
+                RILL_LOG_W(RILL__LOGC, "%s: waiting for stream threads to pause", app->app_id);
+        if (commit_parked(app, app->flush_timeout) == RILL_AGAIN)
+                RILL_LOG_W(RILL__LOGC, "%s: revoking partitions with unacknowledged output; "
+                                       "their records will be processed again",
+                           app->app_id);
+        close_all_tasks(app, true);
+        rd_kafka_assign(app->consumer, NULL);
+        resume_threads(app);
+}
+
+static void
+on_assign(rill_app_t *app, rd_kafka_topic_partition_list_t *parts)
+{
+        char err[512];
+        set_state(app, RILL_APP_REBALANCING);
+        while (!pause_threads(app, 5000))
+                RILL_LOG_W(RILL__LOGC, "%s: waiting for stream threads to pause", app->app_id);
+        pthread_rwlock_wrlock(&app->tasks_lock);
+        for (int i = 0; i < parts->cnt; i++) {
+                rd_kafka_topic_partition_t *p = &parts->elems[i];
+                int s = sub_of_topic(app, p->topic);
+                atask_t *at = NULL;
+                rd_kafka_queue_t *pq;
+                if (s < 0) {
+                        RILL_LOG_W(RILL__LOGC, "%s: assigned %s[%d], which no source reads",
+                                   app->app_id, p->topic, (int)p->partition);
+                        continue;
+                }
+                for (int k = 0; k < app->ntasks; k++)
+                        if (app->tasks[k]->sub == s && app->tasks[k]->partition == p->partition)
+                                at = app->tasks[k];
+                if (!at) {
+                        char id[32], *dir;
+                        int best = 0;
+                        at = RILL__NEW(atask_t);
+                        at->sub = s;
+                        at->partition = p->partition;
+                        snprintf(id, sizeof(id), "%d_%d", s, (int)p->partition);
+                        ckpt_load(app, at, id);
+                        if (!at->had_ckpt) {
+                                /* No checkpoint: local state cannot be trusted. */
+                                dir = rill__asprintf("%s/%s", app->state_dir, id);
+                                rill__rmtree(dir);
+                                rill__free(dir);
+                        }
+                        at->task = rill__task_new(app->topo, s, p->partition, &app->env, err,
+                                                  sizeof(err));
+                        if (!at->task) {
+                                char msg[700];
+                                snprintf(msg, sizeof(msg), "task %s: cannot open its stores: %s", id,
+                                         err);
+                                set_error(app, RILL_ERR_STORE, msg);
+                                RILL_LOG_E(RILL__LOGC, "%s: %s", app->app_id, msg);
+                                atask_free(at);
+                                atomic_store(&app->stop, true);
+                                continue;
+                        }
+                        for (int k = 1; k < app->nthreads; k++)
+                                if (app->threads[k].ntasks < app->threads[best].ntasks)
+                                        best = k;
+                        at->thread = best;
+                        {
+                                sthread_t *th = &app->threads[best];
+                                th->tasks = rill__realloc(th->tasks,
+                                                          sizeof(atask_t *) * (size_t)(th->ntasks + 1));
+                                th->tasks[th->ntasks++] = at;
+                        }
+                        app->tasks = rill__realloc(app->tasks,
+                                                   sizeof(atask_t *) * (size_t)(app->ntasks + 1));
+                        app->tasks[app->ntasks++] = at;
+                        RILL_LOG_I(RILL__LOGC, "%s: task %s assigned to stream thread %d",
+                                   app->app_id, id, best);
+                }
+                /* Remember the partition (for un-forwarding) without marking
+                 * it consumed. */
+                note_offset(at, p->topic, p->partition, -1);
+                for (int k = 0; k < at->noffs; k++)
+                        if (at->offs[k].partition == p->partition && !strcmp(at->offs[k].topic, p->topic))
+                                at->offs[k].dirty = false;
+                pq = rd_kafka_queue_get_partition(app->consumer, p->topic, p->partition);
+                if (pq) {
+                        rd_kafka_queue_forward(pq, app->threads[at->thread].queue);
+                        rd_kafka_queue_destroy(pq);
+                }
+        }
+        pthread_rwlock_unlock(&app->tasks_lock);
+        rd_kafka_assign(app->consumer, parts);
+        app->assigned = true;
+        resume_threads(app);
+}
+
+static void
+rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t *parts,
+             void *opaque)
+{
+        rill_app_t *app = opaque;
+        if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS)
+                on_assign(app, parts);
+        else
+                on_revoke(app, parts);
+}
+
+/* ---- the app thread ---- */
+
+static void
+handle_failed_threads(rill_app_t *app)
+{
+        for (int i = 0; i < app->nthreads; i++) {
+                sthread_t *th = &app->threads[i];
+                rill_error_action_t act;
+                if (!th->failed || th->alive)
+                        continue;
+                if (!th->started)
+                        continue;
+                pthread_join(th->tid, NULL);
+                th->started = false;
+                set_error(app, th->err, th->errmsg);
+                act = app->error_cb ? app->error_cb(app, i, th->err, th->errmsg, app->error_opaque)
+                                    : (app->replace_thread_default ? RILL_REPLACE_THREAD
+                                                                   : RILL_SHUTDOWN_CLIENT);
+                if (act == RILL_SHUTDOWN_CLIENT) {
+                        RILL_LOG_E(RILL__LOGC, "%s: shutting down after: %s", app->app_id,
+                                   th->errmsg);
+                        set_state(app, RILL_APP_PENDING_ERROR);
+                        atomic_store(&app->stop, true);
+                        return;
+                }
+                /* Replace the thread: commit what was processed, then
+                 * rejoin the group so the tasks restart from their commits. */
+                RILL_LOG_W(RILL__LOGC, "%s: replacing stream thread %d after: %s", app->app_id, i,
+                           th->errmsg);
+                if (pause_threads(app, 10000)) {
+                        commit_parked(app, app->flush_timeout);
+                        close_all_tasks(app, true);
+                        resume_threads(app);
+                }
+                th->failed = false;
+                start_thread(app, i);
+                rd_kafka_unsubscribe(app->consumer);
+                {
+                        const rill_topology_t *t = app->topo;
+                        rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new(8);
+                        for (int n = 0; n < t->nnodes; n++) {
+                                const rill__node_t *node = t->nodes[n];
+                                if (node->kind != RILL__N_SOURCE)
+                                        continue;
+                                if (node->pattern) {
+                                        char *re = rill__asprintf("^(%s)$", node->pattern);
+                                        rd_kafka_topic_partition_list_add(sub, re, RD_KAFKA_PARTITION_UA);
+                                        rill__free(re);
+                                        continue;
+                                }
+                                for (int k = 0; k < node->ntopics; k++) {
+                                        char *name = node->internal
+                                                             ? rill__repart_topic(app->app_id,
+                                                                                  &t->reparts[node->repart])
+                                                             : rill__strdup(node->topics[k]);
+                                        rd_kafka_topic_partition_list_add(sub, name,
+                                                                          RD_KAFKA_PARTITION_UA);
+                                        rill__free(name);
+                                }
+                        }
+                        rd_kafka_subscribe(app->consumer, sub);
+                        rd_kafka_topic_partition_list_destroy(sub);
+                }
+        }
+}
+
+static void
+update_running(rill_app_t *app)
+{
+        bool all_ready = true;
+        if (atomic_load(&app->state) != RILL_APP_REBALANCING || !app->assigned)
+                return;
+        pthread_rwlock_rdlock(&app->tasks_lock);
+        for (int i = 0; i < app->ntasks; i++)
+                all_ready &= app->tasks[i]->ready;
+        pthread_rwlock_unlock(&app->tasks_lock);
+        if (all_ready)
+                set_state(app, RILL_APP_RUNNING);
+}
+
+static void *
+app_main(void *arg)
+{
+        rill_app_t *app = arg;
+        bool error_exit;
+
+        while (!atomic_load(&app->stop)) {
+                rd_kafka_message_t *m = rd_kafka_consumer_poll(app->consumer, 50);
+                if (m) {
+                        if (m->err && m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+                                RILL_LOG_W(RILL__LOGC, "%s: consumer: %s", app->app_id,
+                                           rd_kafka_message_errstr(m));
+                        else if (!m->err)
+                                RILL_LOG_W(RILL__LOGC,
+                                           "%s: record of %s[%d] reached the main queue; it will "
+                                           "be re-read after the next rebalance",
+                                           app->app_id, rd_kafka_topic_name(m->rkt),
+                                           (int)m->partition);
+                        rd_kafka_message_destroy(m);
+                }
+                rd_kafka_poll(app->producer, 0);
+                handle_failed_threads(app);
+                if (atomic_load(&app->stop))
+                        break;
+                update_running(app);
+                maybe_commit(app, false);
+        }
+
+        error_exit = atomic_load(&app->state) == RILL_APP_PENDING_ERROR;
+        if (!error_exit)
+                set_state(app, RILL_APP_PENDING_SHUTDOWN);
+        /* Leaving the group revokes the partitions: on_revoke commits,
+         * checkpoints and closes the tasks. */
+        rd_kafka_consumer_close(app->consumer);
+        if (app->ntasks) {
+                if (pause_threads(app, 5000))
+                        commit_parked(app, app->flush_timeout);
+                close_all_tasks(app, true);
+        }
+        for (int i = 0; i < app->nthreads; i++)
+                app->threads[i].exit = true;
+        resume_threads(app);
+        for (int i = 0; i < app->nthreads; i++) {
+                if (app->threads[i].started) {
+                        rd_kafka_queue_yield(app->threads[i].queue);
+                        pthread_join(app->threads[i].tid, NULL);
+                        app->threads[i].started = false;
+                }
+        }
+        if (rd_kafka_flush(app->producer, (int)app->flush_timeout) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+                RILL_LOG_W(RILL__LOGC, "%s: %d records were not acknowledged before close",
+                           app->app_id, rd_kafka_outq_len(app->producer));
+                app->close_result = RILL_ERR_TIMEOUT;
+        }
+        set_state(app, error_exit ? RILL_APP_ERROR : RILL_APP_NOT_RUNNING);
+        return NULL;
+}
+
+/* ---- public API ---- */
+
+rill_app_t *
+rill_app_new(const rill_topology_t *topo, rill_conf_t *conf, char *errstr, size_t errstr_size)
+{
+        rill_app_t *app;
+        rd_kafka_conf_t *kc;
+        const char *v;
+        char kerr[512], cid[300];
+
+        if (!topo || !conf) {
+                rill__errf(errstr, errstr_size, "rill_app_new: NULL topology or configuration");
+                return NULL;
+        }
+        if (!rill__conf_str(conf, "application.id") || !rill__conf_str(conf, "bootstrap.servers")) {
+                rill__errf(errstr, errstr_size,
+                           "application.id and bootstrap.servers must be configured");
+                return NULL;
+        }
+        if (!strcmp(rill__conf_str(conf, "processing.guarantee"), "exactly_once_v2")) {
+                rill__errf(errstr, errstr_size,
+                           "processing.guarantee=exactly_once_v2 is not supported yet; use "
+                           "at_least_once");
+                return NULL;
+        }
+        app = RILL__NEW(rill_app_t);
+        app->topo = topo;
+        app->conf = conf;
+        app->app_id = rill__strdup(rill__conf_str(conf, "application.id"));
+        app->state_dir = rill__asprintf("%s/%s", rill__conf_str(conf, "state.dir"), app->app_id);
+        app->nthreads = (int)rill__conf_int(conf, "num.stream.threads");
+        app->commit_interval = rill__conf_int(conf, "commit.interval.ms");
+        app->flush_timeout = rill__conf_int(conf, "rill.flush.timeout.ms");
+        app->replace_thread_default =
+                !strcmp(rill__conf_str(conf, "rill.uncaught.error.policy"), "replace_thread");
+        pthread_mutex_init(&app->lock, NULL);
+        pthread_cond_init(&app->cond, NULL);
+        pthread_mutex_init(&app->dr_lock, NULL);
+        pthread_mutex_init(&app->err_lock, NULL);
+        pthread_rwlock_init(&app->tasks_lock, NULL);
+        atomic_init(&app->state, RILL_APP_CREATED);
+        app->sub_parts = rill__calloc((size_t)(topo->nsubs + 1), sizeof(int32_t));
+        app->repart_parts = rill__calloc((size_t)(topo->nreparts + 1), sizeof(int32_t));
+        app->threads = rill__calloc((size_t)app->nthreads, sizeof(sthread_t));
+
+        app->env.app_id = app->app_id;
+        app->env.state_dir = app->state_dir;
+        v = rill__conf_str(conf, "default.dsl.store");
+        app->env.default_store = !strcmp(v, "in_memory") ? RILL_STORE_IN_MEMORY : RILL_STORE_ROCKSDB;
+        v = rill__conf_str(conf, "default.deserialization.exception.handler");
+        app->env.deser_continue = !strcmp(v, "log_and_continue") ||
+                                  !strcmp(v, "LogAndContinueExceptionHandler");
+        app->env.send = app_send;
+        app->env.wall_clock = app_wall_clock;
+        app->env.opaque = app;
+        app->env.sub_parts = app->sub_parts;
+        app->env.repart_parts = app->repart_parts;
+
+        /* Producer (also used for metadata and admin requests). */
+        kc = kconf_new(app, "producer.", errstr, errstr_size);
+        if (!kc)
+                goto fail;
+        snprintf(cid, sizeof(cid), "%s-producer", app->app_id);
+        if (!kset(kc, "client.id", cid, conf, "producer.") ||
+            !kset(kc, "partitioner", "murmur2_random", conf, "producer.") ||
+            !kset(kc, "message.timeout.ms", "0", conf, "producer.") ||
+            !kset(kc, "acks", "all", conf, "producer.") ||
+            !kset(kc, "linger.ms", "5", conf, "producer.")) {
+                rill__errf(errstr, errstr_size, "cannot configure the producer");
+                rd_kafka_conf_destroy(kc);
+                goto fail;
+        }
+        rd_kafka_conf_set_opaque(kc, app);
+        rd_kafka_conf_set_dr_msg_cb(kc, dr_cb);
+        rd_kafka_conf_set_error_cb(kc, k_error_cb);
+        rd_kafka_conf_set_log_cb(kc, k_log_cb);
+        app->producer = rd_kafka_new(RD_KAFKA_PRODUCER, kc, kerr, sizeof(kerr));
+        if (!app->producer) {
+                rill__errf(errstr, errstr_size, "cannot create the producer: %s", kerr);
+                rd_kafka_conf_destroy(kc);
+                goto fail;
+        }
+
+        /* Consumer. */
+        kc = kconf_new(app, "consumer.", errstr, errstr_size);
+        if (!kc)
+                goto fail;
+        snprintf(cid, sizeof(cid), "%s-consumer", app->app_id);
+        if (rd_kafka_conf_set(kc, "group.id", app->app_id, kerr, sizeof(kerr)) != RD_KAFKA_CONF_OK ||
+            !kset(kc, "client.id", cid, conf, "consumer.") ||
+            rd_kafka_conf_set(kc, "partition.assignment.strategy", "range", kerr, sizeof(kerr)) !=
+                    RD_KAFKA_CONF_OK ||
+            rd_kafka_conf_set(kc, "enable.auto.commit", "false", kerr, sizeof(kerr)) !=
+                    RD_KAFKA_CONF_OK ||
+            !kset(kc, "auto.offset.reset", "earliest", conf, "consumer.") ||
+            !kset(kc, "enable.auto.offset.store", "false", conf, "consumer.")) {
+                rill__errf(errstr, errstr_size, "cannot configure the consumer: %s", kerr);
+                rd_kafka_conf_destroy(kc);
+                goto fail;
+        }
+        rd_kafka_conf_set_opaque(kc, app);
+        rd_kafka_conf_set_rebalance_cb(kc, rebalance_cb);
+        rd_kafka_conf_set_error_cb(kc, k_error_cb);
+        rd_kafka_conf_set_log_cb(kc, k_log_cb);
+        app->consumer = rd_kafka_new(RD_KAFKA_CONSUMER, kc, kerr, sizeof(kerr));
+        if (!app->consumer) {
+                rill__errf(errstr, errstr_size, "cannot create the consumer: %s", kerr);
+                rd_kafka_conf_destroy(kc);
+                goto fail;
+        }
+        rd_kafka_poll_set_consumer(app->consumer);
+        return app;
+fail:
+        app->conf = NULL; /* the caller keeps conf on failure */
+        rill_app_destroy(app);
+        return NULL;
+}
+
+void
+rill_app_set_state_cb(rill_app_t *app, rill_state_cb *cb, void *opaque)
+{
+        app->state_cb = cb;
+        app->state_opaque = opaque;
+}
+
+void
+rill_app_set_error_cb(rill_app_t *app, rill_error_cb *cb, void *opaque)
+{
+        app->error_cb = cb;
+        app->error_opaque = opaque;
+}
+
+rill_err_t
+rill_app_start(rill_app_t *app, char *errstr, size_t errstr_size)
+{
+        const rill_topology_t *t = app->topo;
+        rd_kafka_topic_partition_list_t *sub;
+        rd_kafka_resp_err_t kerr;
+        rill_err_t e;
+
+        if (atomic_load(&app->state) != RILL_APP_CREATED) {
+                rill__errf(errstr, errstr_size, "the application was already started");
+                return RILL_ERR_STATE;
+        }
+        if (rill__mkdirs(app->state_dir, 0755) != 0) {
+                rill__errf(errstr, errstr_size, "cannot create state directory %s: %s",
+                           app->state_dir, strerror(errno));
+                return RILL_ERR_IO;
+        }
+        e = prepare_topics(app, errstr, errstr_size);
+        if (e != RILL_OK)
+                return e;
+        set_state(app, RILL_APP_REBALANCING);
+        for (int i = 0; i < app->nthreads; i++) {
+                if (start_thread(app, i) != RILL_OK) {
+                        rill__errf(errstr, errstr_size, "cannot start stream thread %d", i);
+                        atomic_store(&app->stop, true);
+                        return RILL_ERR_STATE;
+                }
+        }
+        sub = rd_kafka_topic_partition_list_new(8);
+        for (int n = 0; n < t->nnodes; n++) {
+                const rill__node_t *node = t->nodes[n];
+                if (node->kind != RILL__N_SOURCE)
+                        continue;
+                if (node->pattern) {
+                        char *re = rill__asprintf("^(%s)$", node->pattern);
+                        rd_kafka_topic_partition_list_add(sub, re, RD_KAFKA_PARTITION_UA);
+                        rill__free(re);
+                        continue;
+                }
+                for (int k = 0; k < node->ntopics; k++) {
+                        char *name = node->internal
+                                             ? rill__repart_topic(app->app_id, &t->reparts[node->repart])
+                                             : rill__strdup(node->topics[k]);
+                        rd_kafka_topic_partition_list_add(sub, name, RD_KAFKA_PARTITION_UA);
+                        rill__free(name);
+                }
+        }
+        kerr = rd_kafka_subscribe(app->consumer, sub);
+        rd_kafka_topic_partition_list_destroy(sub);
+        if (kerr) {
+                rill__errf(errstr, errstr_size, "subscribe failed: %s", rd_kafka_err2str(kerr));
+                atomic_store(&app->stop, true);
+                return RILL_ERR_KAFKA;
+        }
+        app->last_commit = rill__mono_ms();
+        if (pthread_create(&app->main_tid, NULL, app_main, app) != 0) {
+                rill__errf(errstr, errstr_size, "cannot start the application thread");
+                atomic_store(&app->stop, true);
+                return RILL_ERR_STATE;
+        }
+        app->main_started = true;
+        return RILL_OK;
+}
+
+rill_err_t
+rill_app_close(rill_app_t *app, int timeout_ms)
+{
+        if (!app || app->closed)
+                return app ? app->close_result : RILL_OK;
+        if (timeout_ms >= 0)
+                app->flush_timeout = RILL__MAX(1, RILL__MIN(app->flush_timeout, timeout_ms));
+        atomic_store(&app->stop, true);
+        if (app->main_started) {
+                pthread_join(app->main_tid, NULL);
+                app->main_started = false;
+        } else {
+                /* Never started, or start failed: stop the threads it made. */
+                for (int i = 0; i < app->nthreads; i++)
+                        app->threads[i].exit = true;
+                resume_threads(app);
+                for (int i = 0; i < app->nthreads; i++) {
+                        if (app->threads[i].started) {
+                                rd_kafka_queue_yield(app->threads[i].queue);
+                                pthread_join(app->threads[i].tid, NULL);
+                                app->threads[i].started = false;
+                        }
+                }
+                if (atomic_load(&app->state) != RILL_APP_CREATED)
+                        set_state(app, RILL_APP_NOT_RUNNING);
+        }
+        app->closed = true;
+        return app->close_result;
+}
+
+void
+rill_app_destroy(rill_app_t *app)
+{
+        if (!app)
+                return;
+        rill_app_close(app, -1);
+        for (int i = 0; i < app->nthreads; i++) {
+                if (app->threads[i].queue)
+                        rd_kafka_queue_destroy(app->threads[i].queue);
+                if (app->threads[i].restore) {
+                        rd_kafka_consumer_close(app->threads[i].restore);
+                        rd_kafka_destroy(app->threads[i].restore);
+                }
+                rill__free(app->threads[i].tasks);
+        }
+        if (app->consumer)
+                rd_kafka_destroy(app->consumer);
+        if (app->producer) {
+                if (rd_kafka_outq_len(app->producer) > 0)
+                        rd_kafka_purge(app->producer, RD_KAFKA_PURGE_F_QUEUE |
+                                                              RD_KAFKA_PURGE_F_INFLIGHT);
+                rd_kafka_destroy(app->producer);
+        }
+        for (int i = 0; i < app->ndr; i++)
+                rill__free(app->dr[i].topic);
+        rill__free(app->dr);
+        rill__free(app->tasks);
+        rill__free(app->threads);
+        rill__free(app->sub_parts);
+        rill__free(app->repart_parts);
+        rill__free(app->state_dir);
+        rill__free(app->app_id);
+        rill_conf_destroy(app->conf);
+        pthread_mutex_destroy(&app->lock);
+        pthread_cond_destroy(&app->cond);
+        pthread_mutex_destroy(&app->dr_lock);
+        pthread_mutex_destroy(&app->err_lock);
+        pthread_rwlock_destroy(&app->tasks_lock);
+        rill__free(app);
+}
+
+rill_app_state_t
+rill_app_state(const rill_app_t *app)
+{
+        return (rill_app_state_t)atomic_load(&((rill_app_t *)app)->state);
+}
+
+rill_err_t
+rill_app_last_error(rill_app_t *app, char *errstr, size_t errstr_size)
+{
+        rill_err_t e;
+        pthread_mutex_lock(&app->err_lock);
+        e = app->last_err;
+        if (e != RILL_OK)
+                rill__errf(errstr, errstr_size, "%s", app->last_errmsg);
+        pthread_mutex_unlock(&app->err_lock);
+        return e;
+}
+
+rill_err_t
+rill_app_store_get(rill_app_t *app, const char *store, rill_bytes_t key, void **value,
+                   size_t *value_len)
+{
+        rill_err_t e = RILL_ERR_NOT_FOUND;
+        int idx = -1;
+        if (!store || !key.data)
+                return RILL_ERR_NOT_FOUND;
+        for (int s = 0; s < app->topo->nstores; s++)
+                if (!strcmp(app->topo->stores[s].name, store))
+                        idx = s;
+        if (idx < 0)
+                return RILL_ERR_NOT_FOUND;
+        pthread_rwlock_rdlock(&app->tasks_lock);
+        for (int i = 0; i < app->ntasks && e == RILL_ERR_NOT_FOUND; i++) {
+                atask_t *at = app->tasks[i];
+                if (!at->ready || !at->task->stores[idx])
+                        continue;
+                e = rill__store_get_copy(at->task->stores[idx], key, value, value_len);
+        }
+        pthread_rwlock_unlock(&app->tasks_lock);
+        return e;
+}
+
+uint64_t
+rill_app_records_processed(const rill_app_t *app)
+{
+        return atomic_load(&((rill_app_t *)app)->processed);
+}

@@ -18,7 +18,14 @@
  * index lookups pread() the index files (binary search), so per-partition
  * memory stays small however large the log grows. The active segment keeps
  * three fds (log, index, time index); reads of closed segments use one
- * cached fd per log.
+ * cached fd per log. A one-entry hint remembers where the previous read
+ * ended, so a sequential consumer needs no index lookup at all. An index
+ * entry that does not lead to a batch (indexes carry no checksum) makes the
+ * lookup fall back to scanning the segment from its start.
+ *
+ * Read: rill__log_read() pread()s whole batches straight into the caller's
+ * wbuf, crossing into later segments while max_bytes allows, never past the
+ * high watermark, and always at least one batch (KIP-74).
  *
  * Append: all batches of a request are validated first (CRC-32C, sizes,
  * magic, max.message.bytes), then patched in place (BaseOffset,
@@ -42,6 +49,11 @@
  * *.cleaned files and rebuilds any missing index, so a crash at any point
  * leaves a consistent log. See the comment above rill__log_compact for the
  * tombstone rule.
+ *
+ * Blocking: everything is synchronous on the caller's thread. The costly
+ * calls are the fsync() of a segment when it is rolled, recovery in open(),
+ * and rill__log_compact(), which rewrites segments; callers that cannot
+ * afford that on an event loop should run them elsewhere.
  *
  * Threading: none; a log belongs to one thread (see log.h).
  */

@@ -1,8 +1,8 @@
 /*
  * rill_alloc.c - allocator shim over jemalloc.
  *
- * Design: librill links jemalloc (-ljemalloc, unprefixed build on Debian), so
- * malloc() here already is jemalloc's. The shim turns allocation failure into
+ * Design: programs built with Rill link jemalloc (-ljemalloc, the unprefixed
+ * build on Debian) ahead of libc, so malloc() here already is jemalloc's. The shim turns allocation failure into
  * a logged abort: a broker or stream thread cannot make progress without
  * memory, and a crash with a clear message beats a NULL dereference later.
  */
@@ -14,7 +14,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <jemalloc/jemalloc.h>
+/* jemalloc's control interface, resolved weakly: present when the program
+ * links jemalloc (rilld and everything built here do), NULL otherwise. */
+extern int mallctl(const char *name, void *oldp, size_t *oldlenp, void *newp,
+                   size_t newlen) __attribute__((weak));
 
 static void
 oom(size_t n)
@@ -100,6 +103,8 @@ rill__mem_allocated(void)
         uint64_t epoch = 1;
         size_t esz = sizeof(epoch);
 
+        if (!mallctl)
+                return 0;
         if (mallctl("epoch", &epoch, &esz, &epoch, esz) != 0)
                 return 0;
         if (mallctl("stats.allocated", &allocated, &sz, NULL, 0) != 0)

@@ -20,7 +20,9 @@ usage(const char *prog)
 {
         fprintf(stderr,
                 "usage: %s --bootstrap-server HOST:PORT [--application-id ID] [--state-dir DIR]\n"
-                "          [--threads N] [--commit-interval-ms MS]\n",
+                "          [--threads N] [--commit-interval-ms MS] [--config KEY=VALUE]...\n"
+                "  --config passes any Rill setting, or a librdkafka property with a\n"
+                "  consumer./producer./admin./kafka. prefix (repeatable)\n",
                 prog);
         exit(2);
 }
@@ -42,6 +44,8 @@ example_parse(int argc, char **argv, const char *default_app_id, example_opts_t 
                         dst = &o->threads;
                 else if (!strcmp(argv[i], "--commit-interval-ms"))
                         dst = &o->commit_ms;
+                else if (!strcmp(argv[i], "--config") && o->nconfig < 32)
+                        dst = &o->config[o->nconfig++];
                 else
                         usage(argv[0]);
                 if (++i >= argc)
@@ -87,6 +91,22 @@ example_run(rill_topology_t *topo, const example_opts_t *o)
                 fprintf(stderr, "configuration: %s\n", err);
                 rill_conf_destroy(conf);
                 return 2;
+        }
+        for (int i = 0; i < o->nconfig; i++) {
+                char key[256];
+                const char *eq = strchr(o->config[i], '=');
+                if (!eq || (size_t)(eq - o->config[i]) >= sizeof(key)) {
+                        fprintf(stderr, "--config needs KEY=VALUE, got \"%s\"\n", o->config[i]);
+                        rill_conf_destroy(conf);
+                        return 2;
+                }
+                memcpy(key, o->config[i], (size_t)(eq - o->config[i]));
+                key[eq - o->config[i]] = '\0';
+                if (rill_conf_set(conf, key, eq + 1, err, sizeof(err))) {
+                        fprintf(stderr, "configuration: %s\n", err);
+                        rill_conf_destroy(conf);
+                        return 2;
+                }
         }
         app = rill_app_new(topo, conf, err, sizeof(err));
         if (!app) {

@@ -14,10 +14,13 @@ typedef struct example_opts {
         const char *state_dir;
         const char *threads;
         const char *commit_ms;
+        const char *config[32];     /* extra "key=value" settings */
+        int nconfig;
 } example_opts_t;
 
 /* Parses --bootstrap-server H:P [--application-id ID] [--state-dir DIR]
- * [--threads N] [--commit-interval-ms MS]; exits with usage on error. */
+ * [--threads N] [--commit-interval-ms MS] [--config KEY=VALUE]...; exits
+ * with usage on error. */
 void example_parse(int argc, char **argv, const char *default_app_id, example_opts_t *o);
 
 /* Blocks SIGINT and SIGTERM in every thread (call before creating the app). */

@@ -1746,3 +1746,13 @@ rill_app_records_processed(const rill_app_t *app)
 {
         return atomic_load(&((rill_app_t *)app)->processed);
 }
+
+int
+rill_app_task_count(rill_app_t *app)
+{
+        int n;
+        pthread_rwlock_rdlock(&app->tasks_lock);
+        n = app->ntasks;
+        pthread_rwlock_unlock(&app->tasks_lock);
+        return n;
+}

@@ -135,6 +135,12 @@ RILL_API rill_err_t rill_app_store_get(rill_app_t *app, const char *store, rill_
  */
 RILL_API uint64_t rill_app_records_processed(const rill_app_t *app);
 
+/**
+ * @brief The number of tasks currently assigned to this instance (restoring
+ *        or running). Thread-safe.
+ */
+RILL_API int rill_app_task_count(rill_app_t *app);
+
 RILL_END_DECLS
 
 #endif /* RILL_STREAMS_H */

@@ -255,4 +255,37 @@ it_app_start(const rill_topology_t *topo, const char *bootstrap, const char *app
         return app;
 }
 
+/* Creates @p topic with @p partitions through the admin API. */
+static inline bool
+it_create_topic(const char *bootstrap, const char *topic, int partitions)
+{
+        char err[256];
+        rd_kafka_t *p = it_producer(bootstrap);
+        rd_kafka_NewTopic_t *nt;
+        rd_kafka_queue_t *q;
+        rd_kafka_event_t *ev;
+        bool ok = false;
+        if (!p)
+                return false;
+        nt = rd_kafka_NewTopic_new(topic, partitions, 1, err, sizeof(err));
+        q = rd_kafka_queue_new(p);
+        rd_kafka_CreateTopics(p, &nt, 1, NULL, q);
+        ev = rd_kafka_queue_poll(q, 30000);
+        if (ev && !rd_kafka_event_error(ev)) {
+                size_t n;
+                const rd_kafka_topic_result_t **res =
+                        rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &n);
+                ok = n == 1 && !rd_kafka_topic_result_error(res[0]);
+                if (!ok)
+                        fprintf(stderr, "create %s: %s\n", topic,
+                                rd_kafka_err2str(rd_kafka_topic_result_error(res[0])));
+        }
+        if (ev)
+                rd_kafka_event_destroy(ev);
+        rd_kafka_NewTopic_destroy(nt);
+        rd_kafka_queue_destroy(q);
+        rd_kafka_destroy(p);
+        return ok;
+}
+
 #endif /* STREAMS_IT_UTIL_H */

@@ -1,0 +1,180 @@
+/*
+ * test_streams_wordcount.c - word count on rilld (in-process broker), with 4
+ * input partitions and two instances of two threads each.
+ *
+ *  - clean shutdown: after one instance closes, the survivor takes over its
+ *    tasks, restores their stores from the changelog, and the final counts
+ *    equal an independently computed count;
+ *  - kill -9: instances run as child processes of build/bin/wordcount; after
+ *    one is killed, no word's final count is missing or lower than expected
+ *    (at-least-once), and the survivor exits 0 on SIGTERM.
+ */
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "streams_it_util.h"
+
+static char *dir;
+static rill_broker_t *broker;
+static const char *bootstrap;
+
+static bool
+start_broker(void)
+{
+        dir = rill_test_tmpdir("rill-it-wc");
+        broker = rill_test_broker_start(dir, NULL);
+        if (!broker)
+                return false;
+        bootstrap = rill_broker_bootstrap(broker);
+        return it_create_topic(bootstrap, "streams-plaintext-input", 4) &&
+               it_create_topic(bootstrap, "streams-wordcount-output", 4);
+}
+
+static void
+stop_broker(void)
+{
+        rill_broker_destroy(broker);
+        broker = NULL;
+        rill_test_rmdir(dir);
+        free(dir);
+}
+
+static void
+test_two_instances_clean_shutdown(void)
+{
+        rill_topology_t *topo = it_wordcount_topology();
+        it_counts_t want = {{0}};
+        it_reader_t rd;
+        rill_app_t *a, *b;
+        char sa[4200], sb[4200];
+
+        CU_ASSERT_TRUE_FATAL(start_broker());
+        snprintf(sa, sizeof(sa), "%s/state-a", dir);
+        snprintf(sb, sizeof(sb), "%s/state-b", dir);
+        a = it_app_start(topo, bootstrap, "it-wc", sa, "2");
+        b = it_app_start(topo, bootstrap, "it-wc", sb, "2");
+        CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+        /* Both instances share the 8 tasks (2 sub-topologies x 4 partitions). */
+        CU_ASSERT_TRUE(RILL_WAIT_UNTIL(rill_app_state(a) == RILL_APP_RUNNING &&
+                                               rill_app_state(b) == RILL_APP_RUNNING &&
+                                               rill_app_task_count(a) > 0 &&
+                                               rill_app_task_count(b) > 0 &&
+                                               rill_app_task_count(a) + rill_app_task_count(b) == 8,
+                                       60000));
+        CU_ASSERT_TRUE_FATAL(it_produce_lines(bootstrap, 0, 400, &want));
+        CU_ASSERT_TRUE_FATAL(it_reader_open(&rd, bootstrap, 4));
+        CU_ASSERT_TRUE(RILL_WAIT_UNTIL((it_reader_poll(&rd), it_counts_equal(&rd.latest, &want)),
+                                       90000));
+        it_counts_print("two instances", &rd.latest, &want);
+        /* Both instances did part of the work. */
+        CU_ASSERT_TRUE(rill_app_records_processed(a) > 0);
+        CU_ASSERT_TRUE(rill_app_records_processed(b) > 0);
+
+        CU_ASSERT_EQUAL(rill_app_close(a, 30000), RILL_OK);
+        CU_ASSERT_EQUAL(rill_app_state(a), RILL_APP_NOT_RUNNING);
+        rill_app_destroy(a);
+        CU_ASSERT_TRUE_FATAL(it_produce_lines(bootstrap, 400, 600, &want));
+        CU_ASSERT_TRUE(RILL_WAIT_UNTIL((it_reader_poll(&rd), it_counts_equal(&rd.latest, &want)),
+                                       90000));
+        it_counts_print("survivor", &rd.latest, &want);
+        CU_ASSERT_EQUAL(rill_app_state(b), RILL_APP_RUNNING);
+        CU_ASSERT_EQUAL(rill_app_task_count(b), 8);
+        CU_ASSERT_EQUAL(rd.bad, 0);
+        CU_ASSERT_EQUAL(rill_app_close(b, 30000), RILL_OK);
+        rill_app_destroy(b);
+        it_reader_close(&rd);
+        rill_topology_destroy(topo);
+        stop_broker();
+}
+
+static pid_t
+spawn_wordcount(const char *state_dir)
+{
+        char bin[4200];
+        pid_t pid;
+        snprintf(bin, sizeof(bin), "%s/wordcount", RILL_BIN_DIR);
+        pid = fork();
+        if (pid == 0) {
+                setenv("RILL_LOG_LEVEL", "warn", 1);
+                execl(bin, bin, "--bootstrap-server", bootstrap, "--application-id", "it-wc-kill",
+                      "--state-dir", state_dir, "--threads", "2", "--commit-interval-ms", "300",
+                      "--config", "consumer.session.timeout.ms=6000", "--config",
+                      "consumer.heartbeat.interval.ms=500", (char *)NULL);
+                perror("exec wordcount");
+                _exit(127);
+        }
+        return pid;
+}
+
+/* The number of members of a Stable consumer group (0 otherwise). */
+static int
+group_members(const char *group)
+{
+        rd_kafka_t *p = it_producer(bootstrap);
+        const struct rd_kafka_group_list *gl = NULL;
+        int n = 0;
+        if (!p)
+                return 0;
+        if (rd_kafka_list_groups(p, group, &gl, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR && gl) {
+                if (gl->group_cnt == 1 && !strcmp(gl->groups[0].state, "Stable"))
+                        n = gl->groups[0].member_cnt;
+                rd_kafka_group_list_destroy(gl);
+        }
+        rd_kafka_destroy(p);
+        return n;
+}
+
+static void
+test_kill_9_at_least_once(void)
+{
+        it_counts_t want = {{0}};
+        it_reader_t rd;
+        char s1[4200], s2[4200];
+        pid_t p1, p2;
+        int status = 0;
+
+        CU_ASSERT_TRUE_FATAL(start_broker());
+        snprintf(s1, sizeof(s1), "%s/state-1", dir);
+        snprintf(s2, sizeof(s2), "%s/state-2", dir);
+        p1 = spawn_wordcount(s1);
+        p2 = spawn_wordcount(s2);
+        CU_ASSERT_TRUE_FATAL(p1 > 0 && p2 > 0);
+        /* Both instances are members of the group before input arrives. */
+        CU_ASSERT_TRUE(RILL_WAIT_UNTIL(group_members("it-wc-kill") == 2, 60000));
+        CU_ASSERT_TRUE_FATAL(it_produce_lines(bootstrap, 0, 300, &want));
+        CU_ASSERT_TRUE_FATAL(it_reader_open(&rd, bootstrap, 4));
+        CU_ASSERT_TRUE(RILL_WAIT_UNTIL((it_reader_poll(&rd), it_counts_equal(&rd.latest, &want)),
+                                       90000));
+        /* Kill one instance while it has fresh input to process. */
+        CU_ASSERT_TRUE_FATAL(it_produce_lines(bootstrap, 300, 600, &want));
+        CU_ASSERT_EQUAL(kill(p1, SIGKILL), 0);
+        CU_ASSERT_EQUAL(waitpid(p1, &status, 0), p1);
+        CU_ASSERT_TRUE(WIFSIGNALED(status));
+        CU_ASSERT_TRUE_FATAL(it_produce_lines(bootstrap, 600, 700, &want));
+        CU_ASSERT_TRUE(RILL_WAIT_UNTIL((it_reader_poll(&rd), it_counts_at_least(&rd.latest, &want)),
+                                       120000));
+        for (int i = 0; i < IT_NWORDS; i++)
+                if (rd.latest.n[i] < want.n[i])
+                        fprintf(stderr, "after kill: %s = %lld < %lld\n", it_vocab[i],
+                                (long long)rd.latest.n[i], (long long)want.n[i]);
+        CU_ASSERT_EQUAL(rd.bad, 0);
+        CU_ASSERT_EQUAL(kill(p2, SIGTERM), 0);
+        CU_ASSERT_EQUAL(waitpid(p2, &status, 0), p2);
+        CU_ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+        it_reader_close(&rd);
+        stop_broker();
+}
+
+int
+main(void)
+{
+        static const rill_test_suite_t suites[] = {
+                {"word count on rilld", NULL, NULL,
+                 {{"two instances, clean shutdown, restore", test_two_instances_clean_shutdown},
+                  {"kill -9 of one instance (at-least-once)", test_kill_9_at_least_once},
+                  {NULL, NULL}}},
+                {NULL}};
+        return rill_test_run(suites);
+}

@@ -263,6 +263,10 @@ handle_fetch(rill__req_t *req, rill__wbuf_t *w)
         rill__fetch_park_t *fp;
 
         memset(&res, 0, sizeof(res));
+        if (w->len == 0) {
+                rill__wb_free(w);
+                rill__bufpool_get(b, w);
+        }
         fetch_run(req, req->body, w, true, true, &res);
         if (res.malformed) {
                 rill__free(res.parts);
@@ -272,7 +276,7 @@ handle_fetch(rill__req_t *req, rill__wbuf_t *w)
                 rill__free(res.parts);
                 return RILL__H_RESPOND;
         }
-        rill__wb_reset(w);
+        rill__bufpool_put(b, w); /* leaves w empty; the answer comes later */
         fp = RILL__NEW(rill__fetch_park_t);
         fp->req = req;
         fp->body = req->body;
@@ -319,16 +323,16 @@ park_try_complete(rill_broker_t *b, rill__fetch_park_t *fp, bool final)
                 return;
         }
         memset(&res, 0, sizeof(res));
-        rill__wb_init(&w, 1024);
+        rill__bufpool_get(b, &w);
         fetch_run(req, fp->body, &w, !final, false, &res);
         if (res.want_park) {
                 fp->woken = false;
         } else {
                 park_unlink(b, fp);
                 park_free(fp);
-                rill__req_respond(req, &w);
+                rill__req_respond_take(req, &w);
         }
-        rill__wb_free(&w);
+        rill__bufpool_put(b, &w);
 }
 
 void

@@ -65,6 +65,8 @@
 #define MAX_PARTITIONS_PER_TOPIC 100000
 #define KERR_TOPIC_DELETION_DISABLED 73
 
+static void bufpool_clear(rill_broker_t *b);
+
 /* ---- small helpers ---- */
 
 static void
@@ -1416,6 +1418,7 @@ broker_teardown(rill_broker_t *b, int how)
                 topic_free(b->topics[i], how);
         b->topic_cnt = 0;
         registry_rehash(b);
+        bufpool_clear(b);
         rill__free(b->fetch_dirty);
         b->fetch_dirty = NULL;
         b->fetch_dirty_cnt = b->fetch_dirty_cap = 0;
@@ -1533,6 +1536,40 @@ rill_broker_destroy(rill_broker_t *b)
         rill__free(b);
 }
 
+/* ---- response buffer pool ---- */
+
+void
+rill__bufpool_get(rill_broker_t *b, rill__wbuf_t *w)
+{
+        b->bufpool_last_use_ms = rill__mono_ms();
+        if (b->bufpool_cnt > 0) {
+                *w = b->bufpool[--b->bufpool_cnt];
+                w->len = 0;
+                return;
+        }
+        rill__wb_init(w, RILL__BUFPOOL_MIN_CAP);
+}
+
+void
+rill__bufpool_put(rill_broker_t *b, rill__wbuf_t *w)
+{
+        if (w->buf && w->cap >= RILL__BUFPOOL_MIN_CAP && w->cap <= RILL__BUFPOOL_MAX_CAP &&
+            b->bufpool_cnt < RILL__BUFPOOL_MAX) {
+                b->bufpool[b->bufpool_cnt++] = *w;
+                w->buf = NULL;
+                w->len = w->cap = 0;
+                return;
+        }
+        rill__wb_free(w);
+}
+
+static void
+bufpool_clear(rill_broker_t *b)
+{
+        while (b->bufpool_cnt > 0)
+                rill__wb_free(&b->bufpool[--b->bufpool_cnt]);
+}
+
 /* ---- periodic work ---- */
 
 int
@@ -1574,6 +1611,9 @@ broker_tick(rill_broker_t *b, int64_t now_mono_ms)
                                 rill__log_compact(p->log, wall);
                 }
         }
+        /* Give pooled buffers back when nobody fetched for a while. */
+        if (b->bufpool_cnt > 0 && now_mono_ms - b->bufpool_last_use_ms > 5000)
+                bufpool_clear(b);
         if (retention)
                 b->next_retention_ms = now_mono_ms + RILL__MAX(b->conf->log_retention_check_interval_ms, 1);
 }

@@ -331,7 +331,7 @@ conn_flush(rill__conn_t *c)
                         c->out_head = o->next;
                         if (!c->out_head)
                                 c->out_tail = NULL;
-                        rill__wb_free(&o->body);
+                        rill__bufpool_put(c->net->b, &o->body);
                         rill__free(o);
                 }
                 /* Entries with nothing left (empty bodies) are dropped too. */
@@ -375,17 +375,29 @@ rill__req_free(rill__req_t *req)
         req_destroy(req);
 }
 
-void
-rill__req_respond(rill__req_t *req, rill__wbuf_t *resp)
+static void
+req_respond(rill__req_t *req, rill__wbuf_t *resp, bool take)
 {
         rill__conn_t *c = req->conn;
         if (c && !c->closed) {
-                conn_enqueue(c, req, resp, false);
+                conn_enqueue(c, req, resp, take);
                 if (c->busy == req)
                         c->busy = NULL;
                 conn_schedule(c);
         }
         rill__req_free(req);
+}
+
+void
+rill__req_respond(rill__req_t *req, rill__wbuf_t *resp)
+{
+        req_respond(req, resp, false);
+}
+
+void
+rill__req_respond_take(rill__req_t *req, rill__wbuf_t *resp)
+{
+        req_respond(req, resp, true);
 }
 
 bool

@@ -23,6 +23,10 @@
 
 /** Size of the API lookup table (index = api key). */
 #define RILL__API_SLOTS 128
+/** Response buffers kept for reuse, and the largest one kept. */
+#define RILL__BUFPOOL_MAX 4
+#define RILL__BUFPOOL_MAX_CAP (16 * 1024 * 1024)
+#define RILL__BUFPOOL_MIN_CAP (64 * 1024)
 
 typedef struct rill__net rill__net_t;
 typedef struct rill__fetch_park rill__fetch_park_t;
@@ -59,6 +63,12 @@ struct rill_broker_s {
         int fetch_dirty_cnt;
         int fetch_dirty_cap;
 
+        /* Large response buffers kept for reuse (Fetch responses), so that
+         * a busy consumer does not fault fresh pages in for every answer. */
+        rill__wbuf_t bufpool[RILL__BUFPOOL_MAX];
+        int bufpool_cnt;
+        int64_t bufpool_last_use_ms;    /**< monotonic */
+
         int64_t next_tick_ms;           /**< monotonic */
         int64_t next_retention_ms;      /**< monotonic */
         int64_t next_idle_check_ms;     /**< monotonic */
@@ -86,6 +96,18 @@ void rill__net_close_all(rill__net_t *n);
 void rill__net_destroy(rill__net_t *n);
 /** "ip:port" of the peer, for log messages. */
 const char *rill__conn_peer(const rill__conn_t *c);
+
+/** Like rill__req_respond() but takes @p resp's buffer instead of copying
+ *  it (@p resp is left empty). Loop thread only. */
+void rill__req_respond_take(rill__req_t *req, rill__wbuf_t *resp);
+
+/* ---- broker.c: response buffer pool ---- */
+
+/** Replaces the (empty) @p w with a pooled buffer of at least
+ *  RILL__BUFPOOL_MIN_CAP bytes, or a new one. Loop thread only. */
+void rill__bufpool_get(rill_broker_t *b, rill__wbuf_t *w);
+/** Frees @p w's buffer, or keeps it for reuse when it is large. */
+void rill__bufpool_put(rill_broker_t *b, rill__wbuf_t *w);
 
 /* ---- broker.c: hooks driven by the loop ---- */
 

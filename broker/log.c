@@ -14,11 +14,13 @@
  * "cleaner-offset-checkpoint" (first dirty offset for compaction), both
  * replaced atomically via tmp + rename.
  *
- * Memory: per segment only a small seg_t (offsets, sizes, max timestamp);
- * index lookups pread() the index files (binary search), so per-partition
- * memory stays small however large the log grows. The active segment keeps
- * three fds (log, index, time index); reads of closed segments use one
- * cached fd per log. A one-entry hint remembers where the previous read
+ * Memory and fds: per segment only a small seg_t (offsets, sizes, max
+ * timestamp); index lookups pread() the index files (binary search), so
+ * per-partition memory stays small however large the log grows. A log holds
+ * one fd for its active segment's .log plus at most one cached fd for
+ * reading a closed segment; index entries of the active segment are
+ * buffered (64 at a time, ~1.3 KiB) and appended to their files when the
+ * buffer fills, at roll, flush and close. A one-entry hint remembers where the previous read
  * ended, so a sequential consumer needs no index lookup at all. An index
  * entry that does not lead to a batch (indexes carry no checksum) makes the
  * lookup fall back to scanning the segment from its start.
@@ -30,9 +32,8 @@
  * Append: all batches of a request are validated first (CRC-32C, sizes,
  * magic, max.message.bytes), then patched in place (BaseOffset,
  * PartitionLeaderEpoch, and MaxTimestamp + CRC for LogAppendTime logs) and
- * written with a single pwrite(); index entries for the request are
- * gathered and written with one more pwrite() per index file, only when
- * needed. A failed write truncates the segment back to its previous size.
+ * written with a single pwrite(). A failed write truncates the segment
+ * back to its previous size.
  *
  * Durability and recovery: a segment is fsync()ed (data and indexes) when
  * it is rolled, so after a crash only the last segment can hold a torn
@@ -85,6 +86,7 @@ void rill__log_abandon(rill__log_t *log);
 #define CLEANER_CKPT "cleaner-offset-checkpoint"
 #define IDX_ENTRY 8
 #define TIDX_ENTRY 12
+#define PENDING_MAX 64
 #define PATH_BUF 4096
 
 /* One segment. The active segment is always segs[nsegs - 1]. */
@@ -104,11 +106,17 @@ struct rill__log {
         seg_t *segs;
         int nsegs, segs_cap;
 
-        /* Active segment. */
-        int fd, idx_fd, tidx_fd;
-        int64_t idx_size, tidx_size;
+        /* Active segment: only its .log stays open. Index entries gather
+         * in small pending buffers and are appended to the index files
+         * when a buffer fills, at roll, flush and close (a crash loses
+         * them, but recovery rebuilds the last segment's indexes anyway). */
+        int fd;
+        int64_t idx_size, tidx_size; /* bytes of entries on disk */
         int64_t bytes_since_idx;
-        int64_t tidx_last_ts;
+        int64_t tidx_last_ts;        /* including pending entries */
+        int pend_idx_n, pend_tidx_n;
+        uint8_t pend_idx[PENDING_MAX * IDX_ENTRY];
+        uint8_t pend_tidx[PENDING_MAX * TIDX_ENTRY];
 
         /* One cached fd for reading a closed segment. */
         int rd_fd;
@@ -414,31 +422,30 @@ seg_lookup_pos(rill__log_t *log, int si, int64_t offset)
         const seg_t *s = &log->segs[si];
         char path[PATH_BUF];
         uint8_t e[IDX_ENTRY];
-        int fd, own = 0;
+        int fd;
         int64_t n, rel = offset - s->base, pos = 0;
 
         if (rel <= 0)
                 return 0;
         if (rel > INT32_MAX)
                 rel = INT32_MAX;
-        if (si == log->nsegs - 1) {
-                fd = log->idx_fd;
-                n = log->idx_size / IDX_ENTRY;
-        } else {
-                seg_path(log, s->base, ".index", path);
-                fd = open(path, O_RDONLY | O_CLOEXEC);
-                if (fd < 0)
-                        return 0;
-                own = 1;
-                n = fd_size(fd) / IDX_ENTRY;
+        if (si == log->nsegs - 1 && log->pend_idx_n > 0 && idx_key(log->pend_idx) <= rel) {
+                /* The answer is among the pending (not yet written) entries. */
+                for (int i = 0; i < log->pend_idx_n && idx_key(log->pend_idx + i * IDX_ENTRY) <= rel; i++)
+                        pos = (int32_t)rill__be32(log->pend_idx + i * IDX_ENTRY + 4);
+                return pos >= 0 && pos < s->size ? pos : 0;
         }
+        seg_path(log, s->base, ".index", path);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return 0;
+        n = (si == log->nsegs - 1 ? log->idx_size : fd_size(fd)) / IDX_ENTRY;
         if (n > 0 && index_search(fd, n, IDX_ENTRY, idx_key, rel, false, e) >= 0) {
                 pos = (int32_t)rill__be32(e + 4);
                 if (pos < 0 || pos >= s->size)
                         pos = 0;
         }
-        if (own)
-                close(fd);
+        close(fd);
         return pos;
 }
 
@@ -839,39 +846,89 @@ activate_last(rill__log_t *log, char *errstr, size_t errstr_size)
         char path[PATH_BUF];
         uint8_t e[TIDX_ENTRY];
 
+        int64_t n;
+
+        log->pend_idx_n = log->pend_tidx_n = 0;
         seg_path(log, s->base, ".log", path);
         log->fd = open_rw(path, true);
-        seg_path(log, s->base, ".index", path);
-        log->idx_fd = open_rw(path, true);
-        seg_path(log, s->base, ".timeindex", path);
-        log->tidx_fd = open_rw(path, true);
-        if (log->fd < 0 || log->idx_fd < 0 || log->tidx_fd < 0) {
+        if (log->fd < 0) {
                 rill__errf(errstr, errstr_size, "%s: open: %s", path, strerror(errno));
                 return RILL_ERR_IO;
         }
-        log->idx_size = fd_size(log->idx_fd) / IDX_ENTRY * IDX_ENTRY;
-        log->tidx_size = fd_size(log->tidx_fd) / TIDX_ENTRY * TIDX_ENTRY;
+        log->idx_size = log->tidx_size = 0;
         log->bytes_since_idx = s->size;
-        if (log->idx_size > 0 &&
-            pread_full(log->idx_fd, e, IDX_ENTRY, log->idx_size - IDX_ENTRY) == IDX_ENTRY)
-                log->bytes_since_idx = s->size - (int32_t)rill__be32(e + 4);
         log->tidx_last_ts = -1;
-        if (log->tidx_size > 0 &&
-            pread_full(log->tidx_fd, e, TIDX_ENTRY, log->tidx_size - TIDX_ENTRY) == TIDX_ENTRY)
+        seg_path(log, s->base, ".index", path);
+        if (index_last(path, IDX_ENTRY, e, &n) == 1) {
+                log->idx_size = n * IDX_ENTRY;
+                log->bytes_since_idx = s->size - (int32_t)rill__be32(e + 4);
+        }
+        seg_path(log, s->base, ".timeindex", path);
+        if (index_last(path, TIDX_ENTRY, e, &n) == 1) {
+                log->tidx_size = n * TIDX_ENTRY;
                 log->tidx_last_ts = (int64_t)rill__be64(e);
+        }
         return RILL_OK;
 }
 
-static void
-close_active(rill__log_t *log)
+/* Appends @p n entries to an index file of the active segment at *size;
+ * on failure cuts the file back (indexes are sparse: a lost entry only
+ * costs a longer scan). Optionally fsyncs. */
+static int
+index_append(rill__log_t *log, const char *ext, const uint8_t *data, size_t n, int64_t *size,
+             bool sync)
 {
+        char path[PATH_BUF];
+        int fd, r = 0;
+        seg_path(log, active_seg(log)->base, ext, path);
+        fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+        if (fd < 0) {
+                RILL_LOG_W(LOG_COMP, "%s: open: %s", path, strerror(errno));
+                return -1;
+        }
+        if (n && pwrite_all(fd, data, n, *size) == 0) {
+                *size += (int64_t)n;
+        } else if (n) {
+                RILL_LOG_W(LOG_COMP, "%s: index write failed: %s", path, strerror(errno));
+                if (ftruncate(fd, (off_t)*size) != 0)
+                        RILL_LOG_W(LOG_COMP, "%s: ftruncate: %s", path, strerror(errno));
+                r = -1;
+        }
+        if (sync && fdatasync(fd) != 0)
+                r = -1;
+        close(fd);
+        return r;
+}
+
+/* Writes the pending index entries of the active segment (and fsyncs the
+ * index files when @p sync). */
+static int
+pending_flush(rill__log_t *log, bool sync)
+{
+        int r = 0;
+        if (log->fd < 0)
+                return 0;
+        if (log->pend_idx_n || sync)
+                r |= index_append(log, ".index", log->pend_idx, (size_t)log->pend_idx_n * IDX_ENTRY,
+                                  &log->idx_size, sync);
+        if (log->pend_tidx_n || sync)
+                r |= index_append(log, ".timeindex", log->pend_tidx,
+                                  (size_t)log->pend_tidx_n * TIDX_ENTRY, &log->tidx_size, sync);
+        log->pend_idx_n = log->pend_tidx_n = 0;
+        return r;
+}
+
+/* Closes the active segment's fd; pending index entries are written first
+ * unless @p discard (a simulated crash). */
+static void
+close_active(rill__log_t *log, bool discard)
+{
+        if (!discard)
+                pending_flush(log, false);
+        log->pend_idx_n = log->pend_tidx_n = 0;
         if (log->fd >= 0)
                 close(log->fd);
-        if (log->idx_fd >= 0)
-                close(log->idx_fd);
-        if (log->tidx_fd >= 0)
-                close(log->tidx_fd);
-        log->fd = log->idx_fd = log->tidx_fd = -1;
+        log->fd = -1;
 }
 
 /* Creates an empty segment file set at @p base and appends it to segs. */
@@ -913,16 +970,15 @@ finish_active_tidx(rill__log_t *log)
 {
         seg_t *s = active_seg(log);
         uint8_t e[TIDX_ENTRY];
-        if (s->max_ts < 0 || s->max_ts <= log->tidx_last_ts)
+        if (s->max_ts < 0 || s->max_ts <= log->tidx_last_ts || log->fd < 0)
                 return;
         rill__put_be64(e, (uint64_t)s->max_ts);
         rill__put_be32(e + 8, (uint32_t)(s->max_ts_off - s->base));
-        if (pwrite_all(log->tidx_fd, e, TIDX_ENTRY, log->tidx_size) == 0) {
-                log->tidx_size += TIDX_ENTRY;
-                log->tidx_last_ts = s->max_ts;
-        } else if (ftruncate(log->tidx_fd, (off_t)log->tidx_size) != 0) {
-                RILL_LOG_W(LOG_COMP, "%s: time index write failed", log->dir);
-        }
+        if (log->pend_tidx_n == PENDING_MAX)
+                pending_flush(log, false);
+        memcpy(log->pend_tidx + log->pend_tidx_n * TIDX_ENTRY, e, TIDX_ENTRY);
+        log->pend_tidx_n++;
+        log->tidx_last_ts = s->max_ts;
 }
 
 /* Closes the active segment (fsyncing it) and starts a new one at the log
@@ -938,18 +994,21 @@ roll(rill__log_t *log)
         if (s->size == 0)
                 return RILL_OK;
         finish_active_tidx(log);
-        if (fdatasync(log->fd) != 0 || fdatasync(log->idx_fd) != 0 || fdatasync(log->tidx_fd) != 0) {
+        if (fdatasync(log->fd) != 0) {
                 int e = errno;
                 RILL_LOG_E(LOG_COMP, "%s: fsync on roll: %s", log->dir, strerror(e));
                 return errno_err(e);
         }
+        /* Closed segments are never re-validated after a crash, only
+         * sanity-checked: their indexes are made durable now. */
+        pending_flush(log, true);
         if ((err = create_segment(log, base)) != RILL_OK)
                 return err;
-        close_active(log);
+        close_active(log, false);
         if ((err = activate_last(log, NULL, 0)) != RILL_OK) {
                 /* Fall back to the previous segment. */
                 char path[PATH_BUF];
-                close_active(log);
+                close_active(log, true);
                 seg_path(log, base, ".log", path);
                 unlink(path);
                 seg_path(log, base, ".index", path);
@@ -1023,7 +1082,7 @@ rill__log_open(const char *dir, const rill__log_conf_t *conf, rill__log_t **out,
         log->conf = *conf;
         if (log->conf.index_interval_bytes <= 0)
                 log->conf.index_interval_bytes = 4096;
-        log->fd = log->idx_fd = log->tidx_fd = log->rd_fd = -1;
+        log->fd = log->rd_fd = -1;
         log->rd_base = log->hint_base = -1;
 
         d = opendir(dir);
@@ -1107,21 +1166,28 @@ rill__log_open(const char *dir, const rill__log_conf_t *conf, rill__log_t **out,
         return RILL_OK;
 fail:
         rill__free(bases);
-        close_active(log);
+        close_active(log, true);
         rill__free(log->segs);
         rill__free(log->dir);
         rill__free(log);
         return err;
 }
 
+/*
+ * fsyncs the active segment's data. Pending index entries are written but
+ * the index files are fsynced only at roll and close: after a crash the
+ * last segment's indexes are rebuilt from its data anyway, so an fsync per
+ * flush.messages would only add cost.
+ */
 rill_err_t
 rill__log_flush(rill__log_t *log)
 {
-        if (fsync(log->fd) != 0 || fsync(log->idx_fd) != 0 || fsync(log->tidx_fd) != 0) {
+        if (fdatasync(log->fd) != 0) {
                 int e = errno;
                 RILL_LOG_E(LOG_COMP, "%s: fsync: %s", log->dir, strerror(e));
                 return errno_err(e);
         }
+        pending_flush(log, false);
         log->unflushed = 0;
         log->last_flush_ms = rill__now_ms();
         return RILL_OK;
@@ -1133,7 +1199,7 @@ log_free(rill__log_t *log, bool write_marker)
         if (write_marker) {
                 char path[PATH_BUF];
                 int fd;
-                bool ok = rill__log_flush(log) == RILL_OK;
+                bool ok = rill__log_flush(log) == RILL_OK && pending_flush(log, true) == 0;
                 dir_path(log, CLEAN_MARKER, path);
                 if (ok && (fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) >= 0) {
                         fsync(fd);
@@ -1141,7 +1207,7 @@ log_free(rill__log_t *log, bool write_marker)
                         rill__fsync_dir(log->dir);
                 }
         }
-        close_active(log);
+        close_active(log, !write_marker);
         rd_cache_drop(log);
         rill__free(log->segs);
         rill__free(log->dir);
@@ -1238,9 +1304,6 @@ rill__log_append(rill__log_t *log, uint8_t *data, size_t len, int32_t leader_epo
         int64_t noffsets = 0, nrecords = 0, now = rill__now_ms(), next, first_ts = -1;
         int64_t old_size;
         rill_err_t err;
-        uint8_t ibuf_stack[32 * IDX_ENTRY], tbuf_stack[32 * TIDX_ENTRY];
-        uint8_t *ibuf = ibuf_stack, *tbuf = tbuf_stack;
-        size_t ilen = 0, tlen = 0, icap = 32;
 
         if (len == 0) {
                 rill__errf(errstr, errstr_size, "empty record set");
@@ -1279,8 +1342,10 @@ rill__log_append(rill__log_t *log, uint8_t *data, size_t len, int32_t leader_epo
         if (s->size > 0) {
                 bool full = s->size + (int64_t)len > log->conf.segment_bytes ||
                             (log->conf.segment_index_bytes > 0 &&
-                             (log->idx_size + IDX_ENTRY > log->conf.segment_index_bytes ||
-                              log->tidx_size + TIDX_ENTRY > log->conf.segment_index_bytes)) ||
+                             (log->idx_size + (log->pend_idx_n + 1) * IDX_ENTRY >
+                                      log->conf.segment_index_bytes ||
+                              log->tidx_size + (log->pend_tidx_n + 1) * TIDX_ENTRY >
+                                      log->conf.segment_index_bytes)) ||
                             s->size + (int64_t)len > INT32_MAX ||
                             s->next + noffsets - 1 - s->base > INT32_MAX;
                 int64_t waited = s->first_ts >= 0 ? sub_sat(first_ts, s->first_ts) : now - s->created_ms;
@@ -1343,60 +1408,22 @@ rill__log_append(rill__log_t *log, uint8_t *data, size_t len, int32_t leader_epo
                         s->max_ts_off = last;
                 }
                 if (log->bytes_since_idx > log->conf.index_interval_bytes) {
-                        if (ilen == icap) {
-                                size_t ncap = icap * 4;
-                                uint8_t *ni = rill__malloc(ncap * IDX_ENTRY);
-                                uint8_t *nt = rill__malloc(ncap * TIDX_ENTRY);
-                                memcpy(ni, ibuf, ilen * IDX_ENTRY);
-                                memcpy(nt, tbuf, tlen * TIDX_ENTRY);
-                                if (ibuf != ibuf_stack) {
-                                        rill__free(ibuf);
-                                        rill__free(tbuf);
-                                }
-                                ibuf = ni;
-                                tbuf = nt;
-                                icap = ncap;
-                        }
-                        rill__put_be32(ibuf + ilen * IDX_ENTRY, (uint32_t)(last - s->base));
-                        rill__put_be32(ibuf + ilen * IDX_ENTRY + 4, (uint32_t)bpos);
-                        ilen++;
+                        if (log->pend_idx_n == PENDING_MAX || log->pend_tidx_n == PENDING_MAX)
+                                pending_flush(log, false);
+                        rill__put_be32(log->pend_idx + log->pend_idx_n * IDX_ENTRY, (uint32_t)(last - s->base));
+                        rill__put_be32(log->pend_idx + log->pend_idx_n * IDX_ENTRY + 4, (uint32_t)bpos);
+                        log->pend_idx_n++;
                         if (s->max_ts > log->tidx_last_ts) {
-                                rill__put_be64(tbuf + tlen * TIDX_ENTRY, (uint64_t)s->max_ts);
-                                rill__put_be32(tbuf + tlen * TIDX_ENTRY + 8,
-                                               (uint32_t)(s->max_ts_off - s->base));
-                                tlen++;
+                                uint8_t *e = log->pend_tidx + log->pend_tidx_n * TIDX_ENTRY;
+                                rill__put_be64(e, (uint64_t)s->max_ts);
+                                rill__put_be32(e + 8, (uint32_t)(s->max_ts_off - s->base));
+                                log->pend_tidx_n++;
                                 log->tidx_last_ts = s->max_ts;
                         }
                         log->bytes_since_idx = 0;
                 }
                 log->bytes_since_idx += (int64_t)bsize;
                 pos += bsize;
-        }
-        if (ilen) {
-                if (pwrite_all(log->idx_fd, ibuf, ilen * IDX_ENTRY, log->idx_size) == 0) {
-                        log->idx_size += (int64_t)(ilen * IDX_ENTRY);
-                } else {
-                        /* Indexes are sparse and rebuildable: a missing
-                         * entry only costs a longer scan. */
-                        RILL_LOG_W(LOG_COMP, "%s: index write failed: %s", log->dir, strerror(errno));
-                        if (ftruncate(log->idx_fd, (off_t)log->idx_size) != 0)
-                                RILL_LOG_W(LOG_COMP, "%s: index truncate failed", log->dir);
-                }
-        }
-        if (tlen) {
-                if (pwrite_all(log->tidx_fd, tbuf, tlen * TIDX_ENTRY, log->tidx_size) == 0) {
-                        log->tidx_size += (int64_t)(tlen * TIDX_ENTRY);
-                } else {
-                        RILL_LOG_W(LOG_COMP, "%s: time index write failed: %s", log->dir, strerror(errno));
-                        if (ftruncate(log->tidx_fd, (off_t)log->tidx_size) != 0)
-                                RILL_LOG_W(LOG_COMP, "%s: time index truncate failed", log->dir);
-                        /* Re-read the last entry so later entries stay monotonic. */
-                        log->tidx_last_ts = INT64_MAX;
-                }
-        }
-        if (ibuf != ibuf_stack) {
-                rill__free(ibuf);
-                rill__free(tbuf);
         }
         s->next = next;
         s->size = old_size + (int64_t)len;
@@ -1615,26 +1642,24 @@ seg_time_lookup(rill__log_t *log, int si, int64_t ts)
         const seg_t *s = &log->segs[si];
         char path[PATH_BUF];
         uint8_t e[TIDX_ENTRY];
-        int fd, own = 0;
+        int fd;
         int64_t n, off = s->base;
 
-        if (si == log->nsegs - 1) {
-                fd = log->tidx_fd;
-                n = log->tidx_size / TIDX_ENTRY;
-        } else {
-                seg_path(log, s->base, ".timeindex", path);
-                fd = open(path, O_RDONLY | O_CLOEXEC);
-                if (fd < 0)
-                        return off;
-                own = 1;
-                n = fd_size(fd) / TIDX_ENTRY;
-        }
         /* Entry (T, o): every batch up to the one holding offset o has
          * MaxTimestamp <= T. With T < ts the answer is at or after o. */
+        if (si == log->nsegs - 1 && log->pend_tidx_n > 0 && tidx_key(log->pend_tidx) < ts) {
+                for (int i = 0; i < log->pend_tidx_n && tidx_key(log->pend_tidx + i * TIDX_ENTRY) < ts; i++)
+                        off = s->base + (int32_t)rill__be32(log->pend_tidx + i * TIDX_ENTRY + 8);
+                return off;
+        }
+        seg_path(log, s->base, ".timeindex", path);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return off;
+        n = (si == log->nsegs - 1 ? log->tidx_size : fd_size(fd)) / TIDX_ENTRY;
         if (n > 0 && index_search(fd, n, TIDX_ENTRY, tidx_key, ts, true, e) >= 0)
                 off = s->base + (int32_t)rill__be32(e + 8);
-        if (own)
-                close(fd);
+        close(fd);
         return off;
 }
 
@@ -1855,7 +1880,7 @@ rill__log_truncate(rill__log_t *log, int64_t offset)
         rd_cache_drop(log);
         if (offset <= log->segs[0].base) {
                 /* Everything goes: start over, empty, at @p offset. */
-                close_active(log);
+                close_active(log, false);
                 while (log->nsegs > 0)
                         seg_delete(log, log->nsegs - 1, "truncation");
                 if ((err = create_segment(log, offset)) != RILL_OK ||
@@ -1871,7 +1896,7 @@ rill__log_truncate(rill__log_t *log, int64_t offset)
         pos = seg_locate(log, si, offset, &bbase);
         if (pos < 0)
                 return RILL_ERR_IO;
-        close_active(log);
+        close_active(log, false);
         while (log->nsegs - 1 > si)
                 seg_delete(log, log->nsegs - 1, "truncation");
         s = &log->segs[si];

@@ -269,6 +269,58 @@ test_append_read_basic(void)
         free(dir);
 }
 
+/* Hundreds of index entries in the active segment (buffered, then
+ * written): lookups see both written and pending ones, at any time. */
+static void
+test_many_index_entries(void)
+{
+        char *dir = rill_test_tmpdir("rill-log");
+        rill__log_conf_t c;
+        rill__log_t *log;
+        char *ipath, *tpath;
+        int64_t isize;
+
+        conf_init(&c);
+        c.index_interval_bytes = 60;
+        log = open_log(dir, &c);
+        ipath = seg_file(dir, 0, ".index");
+        tpath = seg_file(dir, 0, ".timeindex");
+        for (int i = 0; i < 700; i++) {
+                append_n(log, 1 + i % 2, 1000 + i, i);
+                if (i == 100 || i == 333 || i == 699) {
+                        check_read_all(log);
+                        for (int64_t t = 995; t <= 1000 + i + 1; t += 3) {
+                                int64_t off, fts, bi = t < 1000 ? 0 : t - 1000;
+                                CU_ASSERT_EQUAL(rill__log_offset_for_time(log, t, &off, &fts), RILL_OK);
+                                if (bi > i) {
+                                        CU_ASSERT_EQUAL(off, -1);
+                                } else {
+                                        CU_ASSERT_EQUAL(off, bi + bi / 2);
+                                        CU_ASSERT_EQUAL(fts, 1000 + bi);
+                                }
+                        }
+                }
+        }
+        check_read_all(log);
+        isize = file_size(ipath);
+        CU_ASSERT(isize > 0 && isize % 8 == 0);
+        rill__log_close(log);
+        CU_ASSERT(file_size(ipath) > isize); /* the rest was written at close */
+        CU_ASSERT(file_size(ipath) >= 600 * 8);
+        CU_ASSERT(file_size(tpath) >= 600 * 12);
+        log = open_log(dir, &c);
+        check_read_all(log);
+        rill__log_abandon(log);
+        log = open_log(dir, &c);
+        check_read_all(log);
+        CU_ASSERT_EQUAL(rill__log_end_offset(log), 1050);
+        rill__log_close(log);
+        free(ipath);
+        free(tpath);
+        rill_test_rmdir(dir);
+        free(dir);
+}
+
 static void
 test_rolls_and_reopen(void)
 {
@@ -1585,6 +1637,7 @@ main(void)
                 {"log", NULL, NULL, {
                         {"append_read_basic", test_append_read_basic},
                         {"rolls_and_reopen", test_rolls_and_reopen},
+                        {"many_index_entries", test_many_index_entries},
                         {"max_offset_and_kip74", test_max_offset_and_kip74},
                         {"append_validation", test_append_validation},
                         {"log_append_time", test_log_append_time},

@@ -20,7 +20,8 @@ usage(const char *prog)
 {
         fprintf(stderr,
                 "usage: %s --bootstrap-server HOST:PORT [--application-id ID] [--state-dir DIR]\n"
-                "          [--threads N] [--commit-interval-ms MS] [--config KEY=VALUE]...\n"
+                "          [--threads N] [--commit-interval-ms MS] [--input-topic T]\n"
+                "          [--output-topic T] [--config KEY=VALUE]...\n"
                 "  --config passes any Rill setting, or a librdkafka property with a\n"
                 "  consumer./producer./admin./kafka. prefix (repeatable)\n",
                 prog);
@@ -44,6 +45,10 @@ example_parse(int argc, char **argv, const char *default_app_id, example_opts_t 
                         dst = &o->threads;
                 else if (!strcmp(argv[i], "--commit-interval-ms"))
                         dst = &o->commit_ms;
+                else if (!strcmp(argv[i], "--input-topic"))
+                        dst = &o->input_topic;
+                else if (!strcmp(argv[i], "--output-topic"))
+                        dst = &o->output_topic;
                 else if (!strcmp(argv[i], "--config") && o->nconfig < 32)
                         dst = &o->config[o->nconfig++];
                 else

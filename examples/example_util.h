@@ -14,13 +14,15 @@ typedef struct example_opts {
         const char *state_dir;
         const char *threads;
         const char *commit_ms;
+        const char *input_topic;    /* --input-topic, NULL: the example's default */
+        const char *output_topic;   /* --output-topic, NULL: the example's default */
         const char *config[32];     /* extra "key=value" settings */
         int nconfig;
 } example_opts_t;
 
 /* Parses --bootstrap-server H:P [--application-id ID] [--state-dir DIR]
- * [--threads N] [--commit-interval-ms MS] [--config KEY=VALUE]...; exits
- * with usage on error. */
+ * [--threads N] [--commit-interval-ms MS] [--input-topic T] [--output-topic T]
+ * [--config KEY=VALUE]...; exits with usage on error. */
 void example_parse(int argc, char **argv, const char *default_app_id, example_opts_t *o);
 
 /* Blocks SIGINT and SIGTERM in every thread (call before creating the app). */

@@ -2,10 +2,12 @@
  * wordcount.c - the classic streams word count.
  *
  *   wordcount --bootstrap-server HOST:PORT [--application-id ID] [--state-dir DIR]
+ *             [--threads N] [--input-topic T] [--output-topic T] [--config KEY=VALUE]
  *
  * Reads lines from streams-plaintext-input, splits them into lower-case
  * words, counts each word, and writes key=word (string), value=count (int64,
- * big-endian) to streams-wordcount-output. Runs until SIGINT or SIGTERM, then
+ * big-endian) to streams-wordcount-output (the topics can be changed with
+ * --input-topic and --output-topic). Runs until SIGINT or SIGTERM, then
  * commits, flushes and checkpoints. Start several instances with the same
  * --application-id to share the partitions.
  *
@@ -49,6 +51,7 @@ main(int argc, char **argv)
 {
         char err[512];
         example_opts_t o;
+        const char *in, *out;
         rill_builder_t *b;
         rill_stream_t *lines, *words;
         rill_table_t *counts;
@@ -56,13 +59,15 @@ main(int argc, char **argv)
         int rc;
 
         example_parse(argc, argv, "streams-wordcount", &o);
+        in = o.input_topic ? o.input_topic : "streams-plaintext-input";
+        out = o.output_topic ? o.output_topic : "streams-wordcount-output";
         b = rill_builder_new();
-        lines = rill_builder_stream(b, "streams-plaintext-input", rill_serde_string(),
+        lines = rill_builder_stream(b, in, rill_serde_string(),
                                     rill_serde_string());
         words = rill_stream_flat_map_values(lines, split_words, NULL);
         counts = rill_grouped_count(rill_stream_group_by(words, word_as_key, NULL, "words", NULL),
                                     rill_materialized(b, "counts-store"));
-        rill_stream_to(rill_table_to_stream(counts), "streams-wordcount-output", rill_serde_string(),
+        rill_stream_to(rill_table_to_stream(counts), out, rill_serde_string(),
                        rill_serde_int64());
         topo = rill_builder_build(b, err, sizeof(err));
         rill_builder_destroy(b);

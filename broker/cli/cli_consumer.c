@@ -30,8 +30,9 @@
  * It stops after --max-messages records, after --timeout-ms without a
  * record, or on Ctrl+C/SIGTERM, and then prints "Processed a total of N
  * messages" on stderr, as Kafka does. Exit status is 0 for those three
- * endings, 1 when the cluster cannot be reached, a fatal consumer error
- * occurs, or standard output cannot be written. Closing the consumer
+ * endings (and when the reader of a pipe goes away, as with `| head`), 1
+ * when the cluster cannot be reached, a fatal consumer error occurs, or
+ * standard output cannot be written. Closing the consumer
  * (leaving the group, final commit) has its own deadline, so the tool never
  * hangs on a dead cluster.
  */
@@ -697,13 +698,12 @@ rill__cli_consumer(int argc, char **argv)
                 rd_kafka_message_destroy(m);
                 count++;
                 last_activity = rill__mono_ms();
-                if (ferror(stdout)) {
-                        rill__cli_err(ctx.prog, "cannot write output: %s", strerror(errno));
-                        failed = true;
+                if (ferror(stdout))
                         break;
-                }
         }
-        if (fflush(stdout) != 0 && !failed) {
+        /* A reader that went away (rill ... | head) is a normal end; any
+         * other write error is a failure. */
+        if ((ferror(stdout) || fflush(stdout) != 0) && errno != EPIPE) {
                 rill__cli_err(ctx.prog, "cannot write output: %s", strerror(errno));
                 failed = true;
         }

@@ -76,10 +76,6 @@
 #include "rill_log_int.h"
 #include "rill_util.h"
 
-/* Declared in log.h by the broker engineer; repeated here so that this file
- * also compiles against a log.h without it. */
-void rill__log_abandon(rill__log_t *log);
-
 #define LOG_COMP "log"
 #define CLEAN_MARKER ".rill_cleanshutdown"
 #define START_CKPT "log-start-offset"

@@ -14,7 +14,9 @@
 #     line per partition, non-default configs), alter (increase; decrease
 #     refused), delete (gone from the list; --if-exists);
 #   - console-producer: keyed lines (parse.key, key.separator), a line
-#     without separator is refused with status 1, --command-config;
+#     without separator is refused with status 1, a record the broker
+#     refuses is reported with status 1, --command-config;
+#   - configs: describe, alter --add-config / --delete-config;
 #   - console-consumer: exactly the produced records with keys, timestamps,
 #     --max-messages, --timeout-ms, --partition/--offset, "Processed a total
 #     of N messages";
@@ -273,6 +275,14 @@ expect_fail_msg "cannot read properties file" "a missing --command-config file i
 echo "x" | rill console-producer --bootstrap-server "$B" --topic cli-default \
         --producer-property acks=sometimes
 expect_fail_msg "invalid client property acks=sometimes" "an invalid producer property is reported"
+# A record the broker refuses (larger than its message.max.bytes, 1 MB by
+# default): the others are delivered, the failure is reported, status 1.
+{ echo before; head -c 3000000 /dev/zero | tr '\0' a; echo; echo after; } >"$W/big"
+rill console-producer --bootstrap-server "$B" --topic cli-default \
+        --producer-property message.max.bytes=10000000 <"$W/big"
+expect_rc 1 "a refused record makes the producer exit 1"
+if grep -q "1 of 3 record(s) were not delivered" "$W/err"; then ok "the failed delivery is reported"
+else bad "no delivery failure report"; fi
 echo "x" | rill console-producer --bootstrap-server "$B" --topic no-such-topic
 expect_fail_msg "topic 'no-such-topic' does not exist" \
         "producing to a missing topic (auto-create off) is reported"

@@ -1296,6 +1296,40 @@ rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_l
 
 /* ---- the app thread ---- */
 
+static void on_assign(rill_app_t *app, rd_kafka_topic_partition_list_t *parts);
+
+/* Closes every task and assigns the current partitions again from their
+ * committed offsets: the tasks restart from their last commit. */
+static void
+restart_tasks(rill_app_t *app)
+{
+        rd_kafka_topic_partition_list_t *parts = NULL;
+        rd_kafka_resp_err_t kerr;
+
+        while (!pause_threads(app, 5000))
+                RILL_LOG_W(RILL__LOGC, "%s: waiting for stream threads to pause", app->app_id);
+        commit_parked(app, app->flush_timeout);
+        close_all_tasks(app, true);
+        kerr = rd_kafka_assignment(app->consumer, &parts);
+        if (!kerr)
+                kerr = rd_kafka_committed(app->consumer, parts, 10000);
+        if (kerr) {
+                char msg[256];
+                snprintf(msg, sizeof(msg), "cannot restart the tasks: %s", rd_kafka_err2str(kerr));
+                set_error(app, RILL_ERR_KAFKA, msg);
+                set_state(app, RILL_APP_PENDING_ERROR);
+                atomic_store(&app->stop, true);
+                resume_threads(app);
+                if (parts)
+                        rd_kafka_topic_partition_list_destroy(parts);
+                return;
+        }
+        rd_kafka_assign(app->consumer, NULL);
+        resume_threads(app);
+        on_assign(app, parts);
+        rd_kafka_topic_partition_list_destroy(parts);
+}
+
 static void
 handle_failed_threads(rill_app_t *app)
 {
@@ -1319,44 +1353,14 @@ handle_failed_threads(rill_app_t *app)
                         atomic_store(&app->stop, true);
                         return;
                 }
-                /* Replace the thread: commit what was processed, then
-                 * rejoin the group so the tasks restart from their commits. */
+                /* Replace the thread: commit what was processed, close the
+                 * tasks, and reassign the same partitions from their committed
+                 * offsets (no group rebalance is needed). */
                 RILL_LOG_W(RILL__LOGC, "%s: replacing stream thread %d after: %s", app->app_id, i,
                            th->errmsg);
-                if (pause_threads(app, 10000)) {
-                        commit_parked(app, app->flush_timeout);
-                        close_all_tasks(app, true);
-                        resume_threads(app);
-                }
                 th->failed = false;
                 start_thread(app, i);
-                rd_kafka_unsubscribe(app->consumer);
-                {
-                        const rill_topology_t *t = app->topo;
-                        rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new(8);
-                        for (int n = 0; n < t->nnodes; n++) {
-                                const rill__node_t *node = t->nodes[n];
-                                if (node->kind != RILL__N_SOURCE)
-                                        continue;
-                                if (node->pattern) {
-                                        char *re = rill__asprintf("^(%s)$", node->pattern);
-                                        rd_kafka_topic_partition_list_add(sub, re, RD_KAFKA_PARTITION_UA);
-                                        rill__free(re);
-                                        continue;
-                                }
-                                for (int k = 0; k < node->ntopics; k++) {
-                                        char *name = node->internal
-                                                             ? rill__repart_topic(app->app_id,
-                                                                                  &t->reparts[node->repart])
-                                                             : rill__strdup(node->topics[k]);
-                                        rd_kafka_topic_partition_list_add(sub, name,
-                                                                          RD_KAFKA_PARTITION_UA);
-                                        rill__free(name);
-                                }
-                        }
-                        rd_kafka_subscribe(app->consumer, sub);
-                        rd_kafka_topic_partition_list_destroy(sub);
-                }
+                restart_tasks(app);
         }
 }
 

@@ -32,6 +32,14 @@ setup(void)
             rd_kafka_mock_topic_create(mock, "it-mock-words-repartition", 4, 1) ||
             rd_kafka_mock_topic_create(mock, "it-mock-counts-store-changelog", 4, 1))
                 return 1;
+        for (int i = 0; i < 3; i++) {
+                char in[64], out[64];
+                snprintf(in, sizeof(in), "numbers-%d", i);
+                snprintf(out, sizeof(out), "numbers-out-%d", i);
+                if (rd_kafka_mock_topic_create(mock, in, 1, 1) ||
+                    rd_kafka_mock_topic_create(mock, out, 1, 1))
+                        return 1;
+        }
         return 0;
 }
 
@@ -117,6 +125,175 @@ test_missing_internal_topic_is_reported(void)
         free(dir);
 }
 
+static void
+plus_one(const rill_record_t *in, rill_out_t *out, void *opaque)
+{
+        int64_t v = 0;
+        rill_bytes_i64(rill_record_value(in), &v);
+        rill_out_value_i64(out, v + 1);
+}
+
+/* numbers-<i> (int64 values) -> +1 -> numbers-out-<i>; the input holds 1,
+ * a malformed value, then 2. */
+static rill_topology_t *
+numbers_topology(int i)
+{
+        char in[64], out[64];
+        snprintf(in, sizeof(in), "numbers-%d", i);
+        snprintf(out, sizeof(out), "numbers-out-%d", i);
+        rill_builder_t *b = rill_builder_new();
+        rill_stream_to(rill_stream_map_values(rill_builder_stream(b, in, rill_serde_string(),
+                                                                  rill_serde_int64()),
+                                              plus_one, NULL),
+                       out, NULL, NULL);
+        rill_topology_t *t = rill_builder_build(b, NULL, 0);
+        rill_builder_destroy(b);
+        rd_kafka_t *p = it_producer(bootstrap);
+        uint8_t v[8];
+        rill_i64_encode(1, v);
+        rd_kafka_producev(p, RD_KAFKA_V_TOPIC(in), RD_KAFKA_V_VALUE(v, 8),
+                          RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+        rd_kafka_producev(p, RD_KAFKA_V_TOPIC(in), RD_KAFKA_V_VALUE("bad", 3),
+                          RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+        rill_i64_encode(2, v);
+        rd_kafka_producev(p, RD_KAFKA_V_TOPIC(in), RD_KAFKA_V_VALUE(v, 8),
+                          RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+        CU_ASSERT_EQUAL(rd_kafka_flush(p, 10000), RD_KAFKA_RESP_ERR_NO_ERROR);
+        rd_kafka_destroy(p);
+        return t;
+}
+
+/* Reads every value of numbers-out-<i> so far (int64s) into @p vals. */
+static int
+read_numbers(int i, int64_t *vals, int max)
+{
+        char err[256], out[64];
+        rd_kafka_conf_t *c = rd_kafka_conf_new();
+        rd_kafka_topic_partition_list_t *tp = rd_kafka_topic_partition_list_new(1);
+        rd_kafka_message_t *m;
+        int n = 0;
+        snprintf(out, sizeof(out), "numbers-out-%d", i);
+        rd_kafka_conf_set(c, "bootstrap.servers", bootstrap, err, sizeof(err));
+        rd_kafka_conf_set(c, "group.id", "numbers-reader", err, sizeof(err));
+        rd_kafka_conf_set(c, "enable.partition.eof", "true", err, sizeof(err));
+        rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, c, err, sizeof(err));
+        rd_kafka_topic_partition_list_add(tp, out, 0)->offset = RD_KAFKA_OFFSET_BEGINNING;
+        rd_kafka_assign(rk, tp);
+        rd_kafka_topic_partition_list_destroy(tp);
+        int64_t deadline = rill_test_now_ms() + 10000;
+        while (rill_test_now_ms() < deadline) {
+                bool eof;
+                if (!(m = rd_kafka_consumer_poll(rk, 100)))
+                        continue;
+                eof = m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF;
+                if (!m->err && n < max)
+                        rill_bytes_i64(rill_bytes(m->payload, m->len), &vals[n++]);
+                rd_kafka_message_destroy(m);
+                if (eof)
+                        break;
+        }
+        rd_kafka_consumer_close(rk);
+        rd_kafka_destroy(rk);
+        return n;
+}
+
+static rill_app_t *
+numbers_app(const rill_topology_t *t, int i, const char *handler, const char *dir)
+{
+        char err[512], id[64];
+        rill_conf_t *c = rill_conf_new();
+        rill_app_t *app;
+        snprintf(id, sizeof(id), "it-numbers-%d", i);
+        rill_conf_set(c, "application.id", id, err, sizeof(err));
+        rill_conf_set(c, "bootstrap.servers", bootstrap, err, sizeof(err));
+        rill_conf_set(c, "state.dir", dir, err, sizeof(err));
+        rill_conf_set(c, "commit.interval.ms", "100", err, sizeof(err));
+        rill_conf_set(c, "default.deserialization.exception.handler", handler, err, sizeof(err));
+        app = rill_app_new(t, c, err, sizeof(err));
+        CU_ASSERT_PTR_NOT_NULL_FATAL(app);
+        return app;
+}
+
+static void
+test_deserialization_log_and_continue(void)
+{
+        char err[512];
+        char *dir = rill_test_tmpdir("rill-it-num");
+        rill_topology_t *t = numbers_topology(0);
+        rill_app_t *app = numbers_app(t, 0, "log_and_continue", dir);
+        int64_t vals[8];
+        int n = 0;
+        CU_ASSERT_EQUAL_FATAL(rill_app_start(app, err, sizeof(err)), RILL_OK);
+        CU_ASSERT_TRUE(RILL_WAIT_UNTIL(rill_app_records_processed(app) >= 2, 30000));
+        CU_ASSERT_TRUE(RILL_WAIT_UNTIL((n = read_numbers(0, vals, 8)) >= 2, 30000));
+        CU_ASSERT_EQUAL(n, 2);
+        CU_ASSERT_EQUAL(vals[0], 2);
+        CU_ASSERT_EQUAL(vals[1], 3);
+        CU_ASSERT_EQUAL(rill_app_state(app), RILL_APP_RUNNING);
+        CU_ASSERT_EQUAL(rill_app_close(app, 10000), RILL_OK);
+        rill_app_destroy(app);
+        rill_topology_destroy(t);
+        rill_test_rmdir(dir);
+        free(dir);
+}
+
+static void
+test_deserialization_fail_shuts_down(void)
+{
+        char err[512];
+        char *dir = rill_test_tmpdir("rill-it-num");
+        rill_topology_t *t = numbers_topology(1);
+        rill_app_t *app = numbers_app(t, 1, "fail", dir);
+        int64_t vals[8];
+        CU_ASSERT_EQUAL_FATAL(rill_app_start(app, err, sizeof(err)), RILL_OK);
+        CU_ASSERT_TRUE(RILL_WAIT_UNTIL(rill_app_state(app) == RILL_APP_ERROR, 30000));
+        CU_ASSERT_EQUAL(rill_app_last_error(app, err, sizeof(err)), RILL_ERR_SERDE);
+        CU_ASSERT_PTR_NOT_NULL(strstr(err, "deserialization"));
+        /* The record before the poison pill was processed and delivered. */
+        CU_ASSERT_EQUAL(read_numbers(1, vals, 8), 1);
+        CU_ASSERT_EQUAL(vals[0], 2);
+        rill_app_destroy(app);
+        rill_topology_destroy(t);
+        rill_test_rmdir(dir);
+        free(dir);
+}
+
+static int replaced;
+
+static rill_error_action_t
+replace_twice(rill_app_t *app, int thread, rill_err_t err, const char *msg, void *opaque)
+{
+        CU_ASSERT_EQUAL(err, RILL_ERR_SERDE);
+        return ++replaced <= 2 ? RILL_REPLACE_THREAD : RILL_SHUTDOWN_CLIENT;
+}
+
+static void
+test_replace_thread_policy(void)
+{
+        char err[512];
+        char *dir = rill_test_tmpdir("rill-it-num");
+        rill_topology_t *t = numbers_topology(2);
+        rill_app_t *app = numbers_app(t, 2, "fail", dir);
+        int64_t vals[8];
+        int n;
+        replaced = 0;
+        rill_app_set_error_cb(app, replace_twice, NULL);
+        CU_ASSERT_EQUAL_FATAL(rill_app_start(app, err, sizeof(err)), RILL_OK);
+        /* The poison pill fails each replacement thread again (as in Kafka
+         * Streams); the callback gives up on the third failure. */
+        CU_ASSERT_TRUE(RILL_WAIT_UNTIL(rill_app_state(app) == RILL_APP_ERROR, 60000));
+        CU_ASSERT_EQUAL(replaced, 3);
+        n = read_numbers(2, vals, 8);
+        /* The first record was committed before each replacement: it is
+         * not processed again. */
+        CU_ASSERT_EQUAL(n, 1);
+        CU_ASSERT_EQUAL(vals[0], 2);
+        rill_app_destroy(app);
+        rill_topology_destroy(t);
+        rill_test_rmdir(dir);
+        free(dir);
+}
+
 int
 main(void)
 {
@@ -124,6 +301,9 @@ main(void)
                 {"streams on the librdkafka mock cluster", setup, teardown,
                  {{"wordcount, close, restore", test_wordcount_and_restore},
                   {"missing internal topic", test_missing_internal_topic_is_reported},
+                  {"deserialization: log_and_continue", test_deserialization_log_and_continue},
+                  {"deserialization: fail shuts down", test_deserialization_fail_shuts_down},
+                  {"uncaught errors: replace thread", test_replace_thread_policy},
                   {NULL, NULL}}},
                 {NULL}};
         return rill_test_run(suites);

@@ -393,12 +393,20 @@ rill_test_consume(rd_kafka_t *c, rill_test_recs_t *out, int want, int timeout_ms
 bool
 rill_test_consume_to_eof(rd_kafka_t *c, rill_test_recs_t *out, int partition_cnt, int timeout_ms)
 {
+        return rill_test_consume_to_eof_n(c, out, partition_cnt, 0, timeout_ms);
+}
+
+bool
+rill_test_consume_to_eof_n(rd_kafka_t *c, rill_test_recs_t *out, int partition_cnt, int want,
+                           int timeout_ms)
+{
         int64_t deadline = rill_test_now_ms() + timeout_ms;
         bool *eof = calloc((size_t)partition_cnt, sizeof(*eof));
         int eof_cnt = 0;
+        bool done;
         if (!eof)
                 abort();
-        while (eof_cnt < partition_cnt && rill_test_now_ms() < deadline) {
+        while (!(eof_cnt == partition_cnt && out->cnt >= want) && rill_test_now_ms() < deadline) {
                 rd_kafka_message_t *m = rd_kafka_consumer_poll(c, 100);
                 if (!m)
                         continue;
@@ -423,8 +431,9 @@ rill_test_consume_to_eof(rd_kafka_t *c, rill_test_recs_t *out, int partition_cnt
                 }
                 rd_kafka_message_destroy(m);
         }
+        done = eof_cnt == partition_cnt && out->cnt >= want;
         free(eof);
-        return eof_cnt == partition_cnt;
+        return done;
 }
 
 bool

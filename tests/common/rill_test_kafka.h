@@ -130,6 +130,16 @@ bool rill_test_consume_to_eof(rd_kafka_t *c, rill_test_recs_t *out, int partitio
                               int timeout_ms);
 
 /**
+ * Like rill_test_consume_to_eof(), but also requires @p out to hold at least
+ * @p want records: ends when both hold (each partition's latest event is its
+ * EOF and enough records arrived) or at the deadline. Use it when records
+ * may still be on their way to the broker (acks=0). @returns true if both
+ * held in time.
+ */
+bool rill_test_consume_to_eof_n(rd_kafka_t *c, rill_test_recs_t *out, int partition_cnt, int want,
+                                int timeout_ms);
+
+/**
  * Reads all of @p topic (partitions [0, @p partition_cnt)) from the beginning
  * with a fresh consumer, up to each partition's end. @returns true on
  * success (every partition reached EOF before the deadline).

@@ -515,8 +515,7 @@ torn_run(torn_kind_t kind)
                 CU_ASSERT_FATAL(c != NULL);
                 CU_ASSERT_FATAL(rill_test_assign_all(c, TORN_TOPIC, 1, RD_KAFKA_OFFSET_BEGINNING) ==
                                 0);
-                CU_ASSERT(rill_test_consume(c, &got, (int)want_end + 5, DEADLINE_MS));
-                CU_ASSERT(rill_test_consume_to_eof(c, &got, 1, DEADLINE_MS));
+                CU_ASSERT(rill_test_consume_to_eof_n(c, &got, 1, (int)want_end + 5, DEADLINE_MS));
                 CU_ASSERT_EQUAL(got.cnt, want_end + 5);
                 for (int i = 0; i < got.cnt; i++) {
                         CU_ASSERT_EQUAL(got.v[i].offset, i);

@@ -39,7 +39,7 @@ typedef struct stored_rec {
         size_t val_len;
 } stored_rec_t;
 
-#define RILL__ARRAY_SIZE_T(a) (sizeof(a) / sizeof((a)[0]))
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
 typedef struct harness {
         rill__gc_t *gc;
@@ -98,7 +98,7 @@ on_persist(void *opaque, const char *group_id, const rill__grec_t *recs, int n, 
                 h->recs++;
                 if (recs[i].tombstone)
                         h->tombstones++;
-                if (h->log_cnt == (int)RILL__ARRAY_SIZE_T(h->log))
+                if (h->log_cnt == (int)ARRAY_LEN(h->log))
                         continue;
                 s = &h->log[h->log_cnt++];
                 rill__wb_init(&k, 64);

@@ -16,8 +16,9 @@
  * Also: a JoinGroup parked on one connection completed by a request on
  * another; a follower's SyncGroup parked until the leader's; a parked
  * JoinGroup whose connection closes; static membership (v5); committed
- * offsets after rill_broker_restart(); and a malformed request closing the
- * connection while the broker keeps serving others.
+ * offsets after rill_broker_restart(); offsets of a deleted topic gone (also
+ * after a restart); and a malformed request closing the connection while the
+ * broker keeps serving others.
  *
  * Frames are built and decoded with the broker's codec (broker/codec.h).
  */
@@ -1103,6 +1104,60 @@ test_describe_list_delete_versions(void)
         close(fd);
 }
 
+/* ---- offsets of a deleted topic ---- */
+
+static bool
+delete_topic(int fd, const char *topic)
+{
+        rill__wbuf_t w;
+        resp_t rs;
+        bool ok = false;
+        rill__wb_init(&w, 32);
+        rill__wb_array(&w, 1, false);
+        rill__wb_cstr(&w, topic, false);
+        rill__wb_i32(&w, 10000);
+        if (tc_call(fd, 20, 0, false, &w, &rs))
+                ok = rill__rb_array(&rs.r, false) == 1 &&
+                     rill__str_eq(rill__rb_str(&rs.r, false), topic) &&
+                     rill__rb_i16(&rs.r) == KERR_NONE;
+        resp_free(&rs);
+        rill__wb_free(&w);
+        return ok;
+}
+
+static void
+test_deleted_topic_offsets(void)
+{
+        int fd = tc_connect();
+        int16_t errs[2], top;
+        fetched_t f[8];
+        char err[256];
+        CU_ASSERT_FATAL(fd >= 0);
+        CU_ASSERT_FATAL(create_topic("td-gone", 2));
+        CU_ASSERT_FATAL(create_topic("td-kept", 1));
+        CU_ASSERT_FATAL(commit(fd, 2, "td-group", -1, "", "td-gone", 2, 10, "", errs));
+        CU_ASSERT(errs[0] == KERR_NONE && errs[1] == KERR_NONE);
+        CU_ASSERT_FATAL(commit(fd, 2, "td-group", -1, "", "td-kept", 1, 20, "", errs));
+        CU_ASSERT_EQUAL(fetch_offsets(fd, 1, "td-group", "td-gone", 2, f, &top), 2);
+        CU_ASSERT_EQUAL(f[1].offset, 11);
+        CU_ASSERT_FATAL(delete_topic(fd, "td-gone"));
+        CU_ASSERT_EQUAL(fetch_offsets(fd, 1, "td-group", "td-gone", 2, f, &top), 2);
+        CU_ASSERT_EQUAL(f[0].offset, -1);
+        CU_ASSERT_EQUAL(f[1].offset, -1);
+        /* The other topic's offsets stay, and the tombstones were persisted:
+         * the deleted topic's offsets do not come back after a restart. */
+        close(fd);
+        CU_ASSERT_EQUAL_FATAL(rill_broker_restart(g_broker, err, sizeof(err)), RILL_OK);
+        fd = tc_connect();
+        CU_ASSERT_FATAL(fd >= 0);
+        CU_ASSERT_EQUAL(fetch_offsets(fd, 1, "td-group", "td-gone", 2, f, &top), 2);
+        CU_ASSERT_EQUAL(f[0].offset, -1);
+        CU_ASSERT_EQUAL(f[1].offset, -1);
+        CU_ASSERT_EQUAL(fetch_offsets(fd, 1, "td-group", "td-kept", 1, f, &top), 1);
+        CU_ASSERT_EQUAL(f[0].offset, 20);
+        close(fd);
+}
+
 /* ---- malformed input ---- */
 
 static void
@@ -1163,6 +1218,7 @@ main(void)
                         {"static_membership_v5", test_static_membership_v5},
                         {"offset_commit_fetch_versions", test_offset_commit_fetch_versions},
                         {"describe_list_delete_versions", test_describe_list_delete_versions},
+                        {"deleted_topic_offsets", test_deleted_topic_offsets},
                         {"malformed_requests_close", test_malformed_requests_close},
                         {NULL, NULL}}},
                 {NULL, NULL, NULL, {{NULL, NULL}}},

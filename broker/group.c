@@ -895,7 +895,6 @@ prepare_rebalance(rill__gc_t *gc, rill__group_t *g, int64_t now)
                 g->initial_join = false;
                 g->join_deadline = now + rt;
         }
-        /* The delay of the timer now running (InitialDelayedJoin.delayMs). */
         set_state(g, RILL__GS_PREPARING, now);
         RILL_LOG_D("group", "group %s: preparing rebalance (generation %d, %d members)", g->id,
                    g->generation, g->member_cnt);
@@ -1171,7 +1170,6 @@ static_replace(rill__gc_t *gc, rill__group_t *g, rill__gmember_t *old, char *new
                const rill__gc_join_req_t *req, void *waiter, int64_t now)
 {
         char *old_id = old->member_id;
-        bool was_leader = g->leader == old;
         char *prev_leader = g->leader ? rill__strdup(g->leader->member_id) : NULL;
         void *jw = old->awaiting_join ? old->join_waiter : NULL, *sw = old->sync_waiter;
         bool same_meta = member_matches(old, req);
@@ -1188,7 +1186,6 @@ static_replace(rill__gc_t *gc, rill__group_t *g, rill__gmember_t *old, char *new
         RILL_LOG_I("group", "group %s: static member %s replaced %s by %s", g->id,
                    old->instance_id, old_id, new_id);
         rill__free(old_id);
-        (void)was_leader;
 
         switch (g->state) {
         case RILL__GS_STABLE: {

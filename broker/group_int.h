@@ -130,7 +130,7 @@ struct rill__group {
         /* PreparingRebalance timer (Kafka's DelayedJoin / InitialDelayedJoin). */
         int64_t join_deadline;
         bool initial_join;          /**< the deadline is an initial-rebalance delay */
-        int32_t initial_delay_ms;   /**< the configured delay at the time */
+        int32_t initial_delay_ms;   /**< delay of the running initial timer */
         int32_t initial_remaining_ms;
         bool new_member_added;
         /* Members that got their JoinGroup answer must SyncGroup before this. */

@@ -930,7 +930,14 @@ thread_main(void *arg)
                         break;
                 if (next_wall != INT64_MAX)
                         timeout = (int)RILL__MAX(0, RILL__MIN(100, next_wall - now));
-                n = rd_kafka_consume_batch_queue(th->queue, timeout, msgs, BATCH);
+                /* Wait for the first record only, then take what is queued:
+                 * a batch call would wait for a full batch. */
+                msgs[0] = rd_kafka_consume_queue(th->queue, timeout);
+                n = 0;
+                if (msgs[0]) {
+                        ssize_t more = rd_kafka_consume_batch_queue(th->queue, 0, msgs + 1, BATCH - 1);
+                        n = 1 + (more > 0 ? more : 0);
+                }
                 for (ssize_t i = 0; i < n; i++) {
                         if (!th->failed)
                                 handle_message(th, msgs[i]);
@@ -1202,13 +1209,12 @@ on_revoke(rill_app_t *app, rd_kafka_topic_partition_list_t *parts)
         resume_threads(app);
 }
 
+/* With threads parked: creates the tasks of @p parts and forwards their
+ * partition queues to the owning threads. */
 static void
-on_assign(rill_app_t *app, rd_kafka_topic_partition_list_t *parts)
+create_tasks(rill_app_t *app, rd_kafka_topic_partition_list_t *parts)
 {
         char err[512];
-        set_state(app, RILL_APP_REBALANCING);
-        while (!pause_threads(app, 5000))
-                RILL_LOG_W(RILL__LOGC, "%s: waiting for stream threads to pause", app->app_id);
         pthread_rwlock_wrlock(&app->tasks_lock);
         for (int i = 0; i < parts->cnt; i++) {
                 rd_kafka_topic_partition_t *p = &parts->elems[i];
@@ -1278,6 +1284,15 @@ on_assign(rill_app_t *app, rd_kafka_topic_partition_list_t *parts)
                 }
         }
         pthread_rwlock_unlock(&app->tasks_lock);
+}
+
+static void
+on_assign(rill_app_t *app, rd_kafka_topic_partition_list_t *parts)
+{
+        set_state(app, RILL_APP_REBALANCING);
+        while (!pause_threads(app, 5000))
+                RILL_LOG_W(RILL__LOGC, "%s: waiting for stream threads to pause", app->app_id);
+        create_tasks(app, parts);
         rd_kafka_assign(app->consumer, parts);
         app->assigned = true;
         resume_threads(app);
@@ -1296,15 +1311,15 @@ rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_l
 
 /* ---- the app thread ---- */
 
-static void on_assign(rill_app_t *app, rd_kafka_topic_partition_list_t *parts);
-
-/* Closes every task and assigns the current partitions again from their
- * committed offsets: the tasks restart from their last commit. */
+/* Closes every task and recreates them at the committed offsets of their
+ * partitions (a seek; the assignment and the group are unchanged): the tasks
+ * restart from their last commit. */
 static void
 restart_tasks(rill_app_t *app)
 {
         rd_kafka_topic_partition_list_t *parts = NULL;
         rd_kafka_resp_err_t kerr;
+        rd_kafka_error_t *serr = NULL;
 
         while (!pause_threads(app, 5000))
                 RILL_LOG_W(RILL__LOGC, "%s: waiting for stream threads to pause", app->app_id);
@@ -1313,21 +1328,27 @@ restart_tasks(rill_app_t *app)
         kerr = rd_kafka_assignment(app->consumer, &parts);
         if (!kerr)
                 kerr = rd_kafka_committed(app->consumer, parts, 10000);
-        if (kerr) {
+        if (!kerr) {
+                for (int i = 0; i < parts->cnt; i++)
+                        if (parts->elems[i].offset < 0)
+                                parts->elems[i].offset = RD_KAFKA_OFFSET_BEGINNING;
+                set_state(app, RILL_APP_REBALANCING);
+                create_tasks(app, parts);
+                serr = rd_kafka_seek_partitions(app->consumer, parts, 10000);
+        }
+        if (kerr || serr) {
                 char msg[256];
-                snprintf(msg, sizeof(msg), "cannot restart the tasks: %s", rd_kafka_err2str(kerr));
+                snprintf(msg, sizeof(msg), "cannot restart the tasks: %s",
+                         serr ? rd_kafka_error_string(serr) : rd_kafka_err2str(kerr));
                 set_error(app, RILL_ERR_KAFKA, msg);
                 set_state(app, RILL_APP_PENDING_ERROR);
                 atomic_store(&app->stop, true);
-                resume_threads(app);
-                if (parts)
-                        rd_kafka_topic_partition_list_destroy(parts);
-                return;
         }
-        rd_kafka_assign(app->consumer, NULL);
+        if (serr)
+                rd_kafka_error_destroy(serr);
         resume_threads(app);
-        on_assign(app, parts);
-        rd_kafka_topic_partition_list_destroy(parts);
+        if (parts)
+                rd_kafka_topic_partition_list_destroy(parts);
 }
 
 static void

@@ -116,7 +116,7 @@ rill__record_copy(const rill_record_t *r, const char *topic)
                 rill_record_header_at(r, i, &h);
                 sz += strlen(h.name) + 1 + h.len;
         }
-        c = rill__calloc(1, sz);
+        c = rill__malloc(sz);
         hdrs = (rill_header_t *)(c + 1);
         p = (char *)(hdrs + nh);
         *c = *r;

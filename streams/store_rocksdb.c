@@ -3,9 +3,11 @@
  * (task, store) under state.dir/<application.id>/<task>/<store>.
  *
  * RocksDB's C API returns malloc()ed error strings and values; they are
- * converted to rill_err_t and freed here, at the boundary. The write-ahead
- * log stays on (not fsynced), so a process crash loses nothing that a
- * checkpoint claims; the changelog topic covers the loss of the machine.
+ * converted to rill_err_t and freed here, at the boundary. As in Kafka
+ * Streams, the write-ahead log is off: the changelog topic is the log. A
+ * commit flushes the memtables (flush) before the task's checkpoint is
+ * written, so the checkpoint never claims more than the files hold; writes
+ * after it that a crash loses are replayed from the changelog.
  * The per-instance memory is kept modest (one 8 MiB block cache and 16 MiB
  * memtables per store instance) because an instance may host many tasks.
  *
@@ -24,6 +26,7 @@ typedef struct rdbstore {
         rocksdb_options_t *opts;
         rocksdb_readoptions_t *ropts;
         rocksdb_writeoptions_t *wopts;
+        rocksdb_flushoptions_t *fopts;
         rocksdb_block_based_table_options_t *topts;
         rocksdb_cache_t *cache;
         char *last;
@@ -58,6 +61,11 @@ rill__rocksdb_store_open(const char *path, char *errstr, size_t errstr_size)
         rocksdb_options_set_create_if_missing(s->opts, 1);
         rocksdb_options_set_write_buffer_size(s->opts, 16 << 20);
         rocksdb_options_set_max_write_buffer_number(s->opts, 3);
+        /* Aggregations update the same keys over and over: update memtable
+         * entries in place instead of stacking versions that every get must
+         * skip. Needs single-writer memtables, which a task's store is. */
+        rocksdb_options_set_allow_concurrent_memtable_write(s->opts, 0);
+        rocksdb_options_set_inplace_update_support(s->opts, 1);
         s->topts = rocksdb_block_based_options_create();
         s->cache = rocksdb_cache_create_lru(8 << 20);
         rocksdb_block_based_options_set_block_cache(s->topts, s->cache);
@@ -65,6 +73,9 @@ rill__rocksdb_store_open(const char *path, char *errstr, size_t errstr_size)
         rocksdb_options_set_block_based_table_factory(s->opts, s->topts);
         s->ropts = rocksdb_readoptions_create();
         s->wopts = rocksdb_writeoptions_create();
+        rocksdb_writeoptions_disable_WAL(s->wopts, 1);
+        s->fopts = rocksdb_flushoptions_create();
+        rocksdb_flushoptions_set_wait(s->fopts, 1);
         if (rill__mkdirs(path, 0755) != 0) {
                 rill__errf(errstr, errstr_size, "cannot create store directory %s", path);
                 rdb_close(s);
@@ -209,8 +220,10 @@ rdb_count(void *impl)
 static rill_err_t
 rdb_flush(void *impl, char *errstr, size_t errstr_size)
 {
-        /* The write-ahead log already holds every write (see the file comment). */
-        return RILL_OK;
+        rdbstore_t *s = impl;
+        char *e = NULL;
+        rocksdb_flush(s->db, s->fopts, &e);
+        return e ? rdb_err(e, errstr, errstr_size, "flush") : RILL_OK;
 }
 
 static void
@@ -218,12 +231,19 @@ rdb_close(void *impl)
 {
         rdbstore_t *s = impl;
         free(s->last);
-        if (s->db)
+        if (s->db) {
+                char *e = NULL;
+                /* Without a write-ahead log, unflushed writes would be lost. */
+                rocksdb_flush(s->db, s->fopts, &e);
+                free(e);
                 rocksdb_close(s->db);
+        }
         if (s->ropts)
                 rocksdb_readoptions_destroy(s->ropts);
         if (s->wopts)
                 rocksdb_writeoptions_destroy(s->wopts);
+        if (s->fopts)
+                rocksdb_flushoptions_destroy(s->fopts);
         rocksdb_options_destroy(s->opts);
         rocksdb_block_based_options_destroy(s->topts);
         rocksdb_cache_destroy(s->cache);

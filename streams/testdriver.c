@@ -26,6 +26,7 @@ typedef struct td_topic {
         int32_t partitions;
         rill_record_t **recs;
         size_t n;
+        size_t cap;
         size_t read;
         int64_t *next_offset;
 } td_topic_t;
@@ -50,6 +51,7 @@ struct rill_test_driver_s {
         rill__task_t ***tasks;
         td_pending_t *pending;
         size_t npending;
+        size_t pending_cap;
         size_t pending_head;
         int64_t wall;
         char errmsg[512];
@@ -144,10 +146,17 @@ td_send(void *opaque, rill__task_t *task, const char *topic, int32_t partition, 
         r.partition = partition;
         r.offset = tp->next_offset[partition]++;
         c = rill__record_copy(&r, topic);
-        tp->recs = rill__realloc(tp->recs, sizeof(*tp->recs) * (tp->n + 1));
+        if (tp->n == tp->cap) {
+                tp->cap = tp->cap ? tp->cap * 2 : 64;
+                tp->recs = rill__realloc(tp->recs, sizeof(*tp->recs) * tp->cap);
+        }
         tp->recs[tp->n] = c;
         if (consuming_sub(td, topic) >= 0) {
-                td->pending = rill__realloc(td->pending, sizeof(*td->pending) * (td->npending + 1));
+                if (td->npending == td->pending_cap) {
+                        td->pending_cap = td->pending_cap ? td->pending_cap * 2 : 64;
+                        td->pending = rill__realloc(td->pending,
+                                                    sizeof(*td->pending) * td->pending_cap);
+                }
                 td->pending[td->npending].topic = (int)(tp - td->topics);
                 td->pending[td->npending].idx = tp->n;
                 td->npending++;

@@ -473,6 +473,33 @@ test_deserialization_handlers(void)
         rill_topology_destroy(t);
 }
 
+static void
+test_pattern_source(void)
+{
+        char err[256];
+        rill_builder_t *b = rill_builder_new();
+        rill_stream_to(rill_builder_stream_pattern(b, "logs-[a-z]+", NULL, NULL), "all-logs", NULL,
+                       NULL);
+        rill_topology_t *t = st_build(b);
+        rill_test_driver_t *td = st_driver(t, NULL);
+        CU_ASSERT_EQUAL(rill_test_driver_create_topic(td, "logs-web", 2), RILL_OK);
+        CU_ASSERT_EQUAL(rill_test_driver_pipe_str(td, "logs-web", "k", "1", 1), RILL_OK);
+        CU_ASSERT_EQUAL(rill_test_driver_pipe_str(td, "logs-db", "k", "2", 2), RILL_OK);
+        /* Anchored: a longer name or another prefix does not match. */
+        CU_ASSERT_EQUAL(rill_test_driver_pipe_str(td, "logs-db2", "k", "3", 3), RILL_ERR_NOT_FOUND);
+        CU_ASSERT_EQUAL(rill_test_driver_pipe_str(td, "xlogs-db", "k", "4", 4), RILL_ERR_NOT_FOUND);
+        CU_ASSERT_TRUE(st_expect_str(td, "all-logs", "k", "1"));
+        CU_ASSERT_TRUE(st_expect_str(td, "all-logs", "k", "2"));
+        CU_ASSERT_EQUAL(rill_test_driver_queue_size(td, "all-logs"), 0);
+        rill_test_driver_destroy(td);
+        rill_topology_destroy(t);
+        b = rill_builder_new();
+        rill_builder_stream_pattern(b, "logs-(", NULL, NULL);
+        CU_ASSERT_PTR_NULL(rill_builder_build(b, err, sizeof(err)));
+        CU_ASSERT_PTR_NOT_NULL(strstr(err, "invalid topic pattern"));
+        rill_builder_destroy(b);
+}
+
 int
 main(void)
 {
@@ -491,6 +518,7 @@ main(void)
                   {"explicit repartition", test_repartition_explicit},
                   {"to_table", test_to_table},
                   {"deserialization handlers", test_deserialization_handlers},
+                  {"pattern source", test_pattern_source},
                   {NULL, NULL}}},
                 {NULL}};
         return rill_test_run(suites);

@@ -1,0 +1,732 @@
+/*
+ * bench_streams.c - bench-streams: throughput, CPU cost and latency of librill
+ * topologies end to end through rilld, compared with the same topologies in
+ * the test driver and with hand-written librdkafka loops.
+ *
+ * Scenarios (each with its own topics, 4 partitions):
+ *   pass       stateless pass-through: map_values (upper-case) + filter (drops
+ *              every tenth line); the output has 90% of the input;
+ *   wordcount  lines of 5 words from a 1000-word vocabulary, split, grouped by
+ *              word (repartition topic), counted in a RocksDB store with a
+ *              changelog; one output update per word.
+ *
+ * Implementations per scenario:
+ *   rill       a rill_app_t (num.stream.threads as given, at-least-once,
+ *              commit.interval.ms 1000) against rilld;
+ *   loop       a hand-written librdkafka consume-transform-produce loop in one
+ *              thread, committing after a flush every second (the same
+ *              at-least-once discipline); for wordcount it keeps the counts in
+ *              an in-memory hash map (no repartition topic, no changelog);
+ *   driver     the topology in the test driver (no broker, no Kafka client).
+ *
+ * Phases against rilld: the processor starts and joins its group first; then
+ * (1) throughput: --records input records are produced as fast as possible
+ * and the clock runs from the first produce to the last expected output
+ * record; the process CPU time (getrusage: producer, processor and output
+ * reader together; rilld runs in its own process and is not counted) is
+ * reported per million input records; (2) latency: --latency-records records
+ * at --rate records/s; the latency of an output record is the time it is read
+ * minus its timestamp (operators keep the input's timestamp, and the input
+ * timestamp is the produce time), p50 and p99 over every output record.
+ *
+ * rilld is spawned from build/bin with a temporary log directory and killed
+ * at the end. The benchmark prints figures and never asserts timings; it
+ * exits non-zero only if a run fails (missing output, a client error).
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+
+#include <librdkafka/rdkafka.h>
+#include <rill/rill.h>
+
+#include "rill_util.h"
+
+#ifndef RILL_SOURCE_DIR
+#define RILL_SOURCE_DIR "."
+#endif
+
+#define PARTS 4
+#define VOCAB 1000
+#define WORDS_PER_LINE 5
+
+typedef struct opts {
+        long records;
+        long latency_records;
+        long rate;
+        const char *threads;
+        const char *scenario;
+        const char *rilld;
+} opts_t;
+
+static char bootstrap[64];
+static int run_seq;
+
+/* ---- helpers ---- */
+
+static double
+cpu_seconds(void)
+{
+        struct rusage ru;
+        getrusage(RUSAGE_SELF, &ru);
+        return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
+               ru.ru_stime.tv_usec / 1e6;
+}
+
+static int
+free_port(void)
+{
+        struct sockaddr_in a = {0};
+        socklen_t len = sizeof(a);
+        int fd = socket(AF_INET, SOCK_STREAM, 0), port = -1;
+        a.sin_family = AF_INET;
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
+            getsockname(fd, (struct sockaddr *)&a, &len) == 0)
+                port = ntohs(a.sin_port);
+        if (fd >= 0)
+                close(fd);
+        return port;
+}
+
+static bool
+port_open(int port)
+{
+        struct sockaddr_in a = {0};
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        bool ok;
+        a.sin_family = AF_INET;
+        a.sin_port = htons((uint16_t)port);
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        ok = fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
+        if (fd >= 0)
+                close(fd);
+        return ok;
+}
+
+static pid_t
+spawn_rilld(const char *bin, const char *dir, int port)
+{
+        char listeners[128], logdirs[4300], conf[4200];
+        pid_t pid;
+        snprintf(listeners, sizeof(listeners), "listeners=PLAINTEXT://127.0.0.1:%d", port);
+        snprintf(logdirs, sizeof(logdirs), "log.dirs=%s", dir);
+        snprintf(conf, sizeof(conf), "%s/config/server.properties", RILL_SOURCE_DIR);
+        pid = fork();
+        if (pid == 0) {
+                char logpath[4300];
+                snprintf(logpath, sizeof(logpath), "%s/rilld.log", dir);
+                if (!freopen(logpath, "w", stderr))
+                        _exit(126);
+                execl(bin, bin, conf, "--override", listeners, "--override", logdirs, "--override",
+                      "group.initial.rebalance.delay.ms=0", "--override",
+                      "offsets.topic.num.partitions=4", (char *)NULL);
+                _exit(127);
+        }
+        for (int i = 0; pid > 0 && i < 300; i++) {
+                if (port_open(port))
+                        return pid;
+                usleep(20000);
+        }
+        return -1;
+}
+
+static rd_kafka_t *
+client(rd_kafka_type_t type, const char *group)
+{
+        char err[256];
+        rd_kafka_conf_t *c = rd_kafka_conf_new();
+        rd_kafka_conf_set(c, "bootstrap.servers", bootstrap, err, sizeof(err));
+        rd_kafka_conf_set(c, "log_level", "3", err, sizeof(err));
+        if (type == RD_KAFKA_PRODUCER) {
+                rd_kafka_conf_set(c, "linger.ms", "5", err, sizeof(err));
+                rd_kafka_conf_set(c, "queue.buffering.max.messages", "2000000", err, sizeof(err));
+                rd_kafka_conf_set(c, "partitioner", "murmur2_random", err, sizeof(err));
+        } else {
+                rd_kafka_conf_set(c, "group.id", group, err, sizeof(err));
+                rd_kafka_conf_set(c, "enable.auto.commit", "false", err, sizeof(err));
+                rd_kafka_conf_set(c, "enable.auto.offset.store", "false", err, sizeof(err));
+                rd_kafka_conf_set(c, "auto.offset.reset", "earliest", err, sizeof(err));
+                rd_kafka_conf_set(c, "partition.assignment.strategy", "range", err, sizeof(err));
+        }
+        return rd_kafka_new(type, c, err, sizeof(err));
+}
+
+static bool
+create_topic(const char *name, int partitions)
+{
+        rd_kafka_t *p = client(RD_KAFKA_PRODUCER, NULL);
+        char err[256];
+        rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(name, partitions, 1, err, sizeof(err));
+        rd_kafka_queue_t *q = rd_kafka_queue_new(p);
+        rd_kafka_event_t *ev;
+        bool ok = false;
+        rd_kafka_CreateTopics(p, &nt, 1, NULL, q);
+        ev = rd_kafka_queue_poll(q, 30000);
+        if (ev && !rd_kafka_event_error(ev)) {
+                size_t n;
+                const rd_kafka_topic_result_t **res =
+                        rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &n);
+                ok = n == 1 && !rd_kafka_topic_result_error(res[0]);
+        }
+        if (ev)
+                rd_kafka_event_destroy(ev);
+        rd_kafka_NewTopic_destroy(nt);
+        rd_kafka_queue_destroy(q);
+        rd_kafka_destroy(p);
+        return ok;
+}
+
+/* Line i of the input: for pass, "line <i> ..." padded to ~100 bytes; for
+ * wordcount, 5 words of the vocabulary. */
+static int
+make_line(bool words, long i, char *buf, size_t size)
+{
+        if (!words)
+                return snprintf(buf, size, "line %ld the quick brown fox jumps over the lazy dog "
+                                           "and keeps running through the field %08ld",
+                                i, i * 7919);
+        int n = 0;
+        unsigned s = (unsigned)i * 2654435761u + 7u;
+        for (int w = 0; w < WORDS_PER_LINE; w++) {
+                s = s * 1103515245u + 12345u;
+                n += snprintf(buf + n, size - (size_t)n, "%sw%03u", w ? " " : "", (s >> 8) % VOCAB);
+        }
+        return n;
+}
+
+static long
+expected_outputs(bool words, long n)
+{
+        if (words)
+                return n * WORDS_PER_LINE;
+        return n - (n + 9) / 10; /* lines with i % 10 == 0 are dropped */
+}
+
+/* ---- topologies ---- */
+
+static bool
+keep_line(const rill_record_t *r, void *opaque)
+{
+        int64_t i = 0;
+        rill_bytes_t k = rill_record_key(r);
+        /* key = decimal line number */
+        for (size_t j = 0; k.data && j < k.len; j++)
+                i = i * 10 + (((const char *)k.data)[j] - '0');
+        return i % 10 != 0;
+}
+
+static void
+upper(const rill_record_t *in, rill_out_t *out, void *opaque)
+{
+        rill_bytes_t v = rill_record_value(in);
+        char buf[512];
+        size_t n = v.len < sizeof(buf) ? v.len : sizeof(buf);
+        for (size_t i = 0; i < n; i++) {
+                char c = ((const char *)v.data)[i];
+                buf[i] = c >= 'a' && c <= 'z' ? (char)(c - 32) : c;
+        }
+        rill_out_value(out, rill_bytes(buf, n));
+}
+
+static void
+split(const rill_record_t *in, rill_out_t *out, void *opaque)
+{
+        rill_bytes_t v = rill_record_value(in);
+        const char *p = v.data, *end = p + v.len;
+        while (p < end) {
+                const char *w;
+                while (p < end && *p == ' ')
+                        p++;
+                w = p;
+                while (p < end && *p != ' ')
+                        p++;
+                if (p > w)
+                        rill_out_value(out, rill_bytes(w, (size_t)(p - w)));
+        }
+}
+
+static void
+word_key(const rill_record_t *in, rill_out_t *out, void *opaque)
+{
+        rill_out_key(out, rill_record_value(in));
+}
+
+static rill_topology_t *
+topology(bool words, const char *in, const char *out)
+{
+        char err[256];
+        rill_builder_t *b = rill_builder_new();
+        rill_stream_t *s = rill_builder_stream(b, in, rill_serde_string(), rill_serde_string());
+        if (words) {
+                rill_table_t *c = rill_grouped_count(
+                        rill_stream_group_by(rill_stream_flat_map_values(s, split, NULL), word_key,
+                                             NULL, "words", NULL),
+                        rill_materialized(b, "counts"));
+                rill_stream_to(rill_table_to_stream(c), out, NULL, rill_serde_int64());
+        } else {
+                rill_stream_to(rill_stream_filter(rill_stream_map_values(s, upper, NULL), keep_line,
+                                                  NULL),
+                               out, NULL, NULL);
+        }
+        rill_topology_t *t = rill_builder_build(b, err, sizeof(err));
+        rill_builder_destroy(b);
+        if (!t)
+                fprintf(stderr, "topology: %s\n", err);
+        return t;
+}
+
+/* ---- the hand-written loop ---- */
+
+typedef struct loop_arg {
+        bool words;
+        char in[64], out[64], group[64];
+        atomic_bool stop;
+        atomic_bool joined;
+        bool failed;
+} loop_arg_t;
+
+typedef struct wc_entry {
+        char word[16];
+        int64_t count;
+        bool used;
+} wc_entry_t;
+
+static void *
+loop_main(void *p)
+{
+        loop_arg_t *a = p;
+        rd_kafka_t *c = client(RD_KAFKA_CONSUMER, a->group);
+        rd_kafka_t *pr = client(RD_KAFKA_PRODUCER, NULL);
+        rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new(1);
+        wc_entry_t *map = calloc(4 * VOCAB, sizeof(wc_entry_t));
+        int64_t last_commit = rill__mono_ms();
+
+        rd_kafka_topic_partition_list_add(sub, a->in, RD_KAFKA_PARTITION_UA);
+        rd_kafka_subscribe(c, sub);
+        rd_kafka_topic_partition_list_destroy(sub);
+        while (!atomic_load(&a->stop)) {
+                rd_kafka_message_t *m = rd_kafka_consumer_poll(c, 50);
+                rd_kafka_topic_partition_list_t *asg = NULL;
+                if (!atomic_load(&a->joined) && rd_kafka_assignment(c, &asg) == 0) {
+                        if (asg->cnt > 0)
+                                atomic_store(&a->joined, true);
+                        rd_kafka_topic_partition_list_destroy(asg);
+                }
+                if (m && !m->err) {
+                        int64_t ts = rd_kafka_message_timestamp(m, NULL);
+                        if (!a->words) {
+                                char buf[512];
+                                size_t n = m->len < sizeof(buf) ? m->len : sizeof(buf);
+                                long i = 0;
+                                for (size_t j = 0; j < m->key_len; j++)
+                                        i = i * 10 + (((const char *)m->key)[j] - '0');
+                                if (i % 10 != 0) {
+                                        for (size_t j = 0; j < n; j++) {
+                                                char ch = ((const char *)m->payload)[j];
+                                                buf[j] = ch >= 'a' && ch <= 'z' ? (char)(ch - 32) : ch;
+                                        }
+                                        while (rd_kafka_producev(pr, RD_KAFKA_V_TOPIC(a->out),
+                                                                 RD_KAFKA_V_KEY(m->key, m->key_len),
+                                                                 RD_KAFKA_V_VALUE(buf, n),
+                                                                 RD_KAFKA_V_TIMESTAMP(ts),
+                                                                 RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                                                 RD_KAFKA_V_END) ==
+                                               RD_KAFKA_RESP_ERR__QUEUE_FULL)
+                                                rd_kafka_poll(pr, 10);
+                                }
+                        } else {
+                                const char *q = m->payload, *end = q + m->len;
+                                while (q < end) {
+                                        const char *w;
+                                        uint8_t be[8];
+                                        size_t wl;
+                                        unsigned h = 2166136261u;
+                                        wc_entry_t *e;
+                                        while (q < end && *q == ' ')
+                                                q++;
+                                        w = q;
+                                        while (q < end && *q != ' ')
+                                                q++;
+                                        wl = (size_t)(q - w);
+                                        if (!wl || wl >= sizeof(e->word))
+                                                continue;
+                                        for (size_t j = 0; j < wl; j++)
+                                                h = (h ^ (unsigned char)w[j]) * 16777619u;
+                                        for (e = &map[h % (4 * VOCAB)];; e = e + 1 < map + 4 * VOCAB ? e + 1 : map) {
+                                                if (!e->used) {
+                                                        memcpy(e->word, w, wl);
+                                                        e->word[wl] = '\0';
+                                                        e->used = true;
+                                                        break;
+                                                }
+                                                if (strlen(e->word) == wl && !memcmp(e->word, w, wl))
+                                                        break;
+                                        }
+                                        e->count++;
+                                        rill_i64_encode(e->count, be);
+                                        while (rd_kafka_producev(pr, RD_KAFKA_V_TOPIC(a->out),
+                                                                 RD_KAFKA_V_KEY(w, wl),
+                                                                 RD_KAFKA_V_VALUE(be, 8),
+                                                                 RD_KAFKA_V_TIMESTAMP(ts),
+                                                                 RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                                                 RD_KAFKA_V_END) ==
+                                               RD_KAFKA_RESP_ERR__QUEUE_FULL)
+                                                rd_kafka_poll(pr, 10);
+                                }
+                        }
+                        {
+                                rd_kafka_topic_partition_list_t *o = rd_kafka_topic_partition_list_new(1);
+                                rd_kafka_topic_partition_list_add(o, rd_kafka_topic_name(m->rkt),
+                                                                  m->partition)
+                                        ->offset = m->offset + 1;
+                                rd_kafka_offsets_store(c, o);
+                                rd_kafka_topic_partition_list_destroy(o);
+                        }
+                }
+                if (m)
+                        rd_kafka_message_destroy(m);
+                rd_kafka_poll(pr, 0);
+                if (rill__mono_ms() - last_commit > 1000) {
+                        /* At-least-once: outputs acknowledged before offsets commit. */
+                        if (rd_kafka_flush(pr, 10000) == RD_KAFKA_RESP_ERR_NO_ERROR)
+                                rd_kafka_commit(c, NULL, 0);
+                        last_commit = rill__mono_ms();
+                }
+        }
+        rd_kafka_flush(pr, 10000);
+        rd_kafka_consumer_close(c);
+        rd_kafka_destroy(c);
+        rd_kafka_destroy(pr);
+        free(map);
+        return NULL;
+}
+
+/* ---- load and measurement ---- */
+
+typedef struct result {
+        double seconds;
+        double cpu;
+        long outputs;
+        double p50, p99;
+        bool ok;
+} result_t;
+
+static int
+cmp_i64(const void *a, const void *b)
+{
+        int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+        return x < y ? -1 : x > y;
+}
+
+/* Produces lines [from, from+n) (paced at @p rate per second if > 0) and
+ * reads the output until @p want records arrived; fills latencies. */
+static bool
+drive(bool words, const char *in, rd_kafka_t *reader, long from, long n, long rate, long want,
+      int64_t *lat, long *nlat, double *seconds)
+{
+        rd_kafka_t *p = client(RD_KAFKA_PRODUCER, NULL);
+        int64_t t0 = rill__mono_us(), deadline;
+        long got = 0, sent = 0;
+        char line[256], key[24];
+
+        while (got < want) {
+                /* Produce in slices so that reading goes on meanwhile. */
+                long target = n;
+                if (rate > 0)
+                        target = RILL__MIN(n, (long)((rill__mono_us() - t0) * rate / 1000000) + 1);
+                for (long k = 0; sent < target && k < 5000; k++, sent++) {
+                        long i = from + sent;
+                        int kl = snprintf(key, sizeof(key), "%ld", i);
+                        int ll = make_line(words, i, line, sizeof(line));
+                        while (rd_kafka_producev(p, RD_KAFKA_V_TOPIC(in), RD_KAFKA_V_KEY(key, (size_t)kl),
+                                                 RD_KAFKA_V_VALUE(line, (size_t)ll),
+                                                 RD_KAFKA_V_TIMESTAMP(rill__now_ms()),
+                                                 RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                                 RD_KAFKA_V_END) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
+                                rd_kafka_poll(p, 5);
+                }
+                rd_kafka_poll(p, 0);
+                for (int k = 0; k < 10000; k++) {
+                        rd_kafka_message_t *m = rd_kafka_consumer_poll(reader, sent < n ? 0 : 20);
+                        if (!m)
+                                break;
+                        if (!m->err) {
+                                if (lat && *nlat < want)
+                                        lat[(*nlat)++] = rill__now_ms() -
+                                                         rd_kafka_message_timestamp(m, NULL);
+                                got++;
+                        }
+                        rd_kafka_message_destroy(m);
+                }
+                deadline = t0 + (int64_t)(120 + n / 2000) * 1000000;
+                if (rill__mono_us() > deadline) {
+                        fprintf(stderr, "  timed out: %ld of %ld output records\n", got, want);
+                        break;
+                }
+        }
+        *seconds = (double)(rill__mono_us() - t0) / 1e6;
+        rd_kafka_flush(p, 10000);
+        rd_kafka_destroy(p);
+        return got >= want;
+}
+
+static rd_kafka_t *
+reader_for(const char *out)
+{
+        rd_kafka_t *c = client(RD_KAFKA_CONSUMER, "bench-reader");
+        rd_kafka_topic_partition_list_t *tp = rd_kafka_topic_partition_list_new(PARTS);
+        for (int i = 0; i < PARTS; i++)
+                rd_kafka_topic_partition_list_add(tp, out, i)->offset = RD_KAFKA_OFFSET_BEGINNING;
+        rd_kafka_assign(c, tp);
+        rd_kafka_topic_partition_list_destroy(tp);
+        return c;
+}
+
+static result_t
+run_broker(bool words, bool use_rill, const opts_t *o)
+{
+        result_t r = {0};
+        char in[64], out[64], dir[4200], id[64];
+        rill_topology_t *topo = NULL;
+        rill_app_t *app = NULL;
+        loop_arg_t la;
+        pthread_t lt;
+        rd_kafka_t *reader;
+        int64_t *lat;
+        long nlat = 0;
+        double cpu0, secs;
+        char err[512];
+
+        memset(&la, 0, sizeof(la));
+        run_seq++;
+        snprintf(in, sizeof(in), "bench-in-%d", run_seq);
+        snprintf(out, sizeof(out), "bench-out-%d", run_seq);
+        snprintf(id, sizeof(id), "bench-app-%d", run_seq);
+        if (!create_topic(in, PARTS) || !create_topic(out, PARTS)) {
+                fprintf(stderr, "  cannot create topics\n");
+                return r;
+        }
+        if (use_rill) {
+                rill_conf_t *c = rill_conf_new();
+                const char *base = getenv("TMPDIR");
+                snprintf(dir, sizeof(dir), "%s/bench-streams-state-%d-%d", base && *base ? base : "/tmp",
+                         (int)getpid(), run_seq);
+                topo = topology(words, in, out);
+                rill_conf_set(c, "application.id", id, err, sizeof(err));
+                rill_conf_set(c, "bootstrap.servers", bootstrap, err, sizeof(err));
+                rill_conf_set(c, "state.dir", dir, err, sizeof(err));
+                rill_conf_set(c, "num.stream.threads", o->threads, err, sizeof(err));
+                rill_conf_set(c, "commit.interval.ms", "1000", err, sizeof(err));
+                app = rill_app_new(topo, c, err, sizeof(err));
+                if (!app || rill_app_start(app, err, sizeof(err)) != RILL_OK) {
+                        fprintf(stderr, "  app: %s\n", err);
+                        return r;
+                }
+                for (int i = 0; i < 3000 && !(rill_app_state(app) == RILL_APP_RUNNING &&
+                                               rill_app_task_count(app) > 0);
+                     i++)
+                        usleep(10000);
+        } else {
+                la.words = words;
+                snprintf(la.in, sizeof(la.in), "%s", in);
+                snprintf(la.out, sizeof(la.out), "%s", out);
+                snprintf(la.group, sizeof(la.group), "%s", id);
+                pthread_create(&lt, NULL, loop_main, &la);
+                for (int i = 0; i < 3000 && !atomic_load(&la.joined); i++)
+                        usleep(10000);
+        }
+        reader = reader_for(out);
+
+        /* Throughput. */
+        cpu0 = cpu_seconds();
+        r.ok = drive(words, in, reader, 0, o->records, 0, expected_outputs(words, o->records), NULL,
+                     &nlat, &secs);
+        r.seconds = secs;
+        r.cpu = cpu_seconds() - cpu0;
+        r.outputs = expected_outputs(words, o->records);
+
+        /* Latency at a fixed rate. */
+        if (r.ok && o->latency_records > 0) {
+                long want = expected_outputs(words, o->records + o->latency_records) - r.outputs;
+                lat = calloc((size_t)want + 1, sizeof(int64_t));
+                nlat = 0;
+                r.ok = drive(words, in, reader, o->records, o->latency_records, o->rate, want, lat,
+                             &nlat, &secs);
+                if (nlat > 0) {
+                        qsort(lat, (size_t)nlat, sizeof(int64_t), cmp_i64);
+                        r.p50 = (double)lat[nlat / 2];
+                        r.p99 = (double)lat[(nlat * 99) / 100];
+                }
+                free(lat);
+        }
+        rd_kafka_consumer_close(reader);
+        rd_kafka_destroy(reader);
+        if (app) {
+                rill_app_close(app, 30000);
+                rill_app_destroy(app);
+                rill_topology_destroy(topo);
+                rill__rmtree(dir);
+        } else {
+                atomic_store(&la.stop, true);
+                pthread_join(lt, NULL);
+        }
+        return r;
+}
+
+static result_t
+run_driver(bool words, const opts_t *o)
+{
+        result_t r = {0};
+        char err[512], line[256], key[24];
+        rill_topology_t *topo = topology(words, "in", "out");
+        rill_conf_t *c = rill_conf_new();
+        rill_test_driver_t *td;
+        double cpu0;
+        int64_t t0;
+
+        rill_conf_set(c, "application.id", "bench-driver", err, sizeof(err));
+        td = rill_test_driver_new(topo, c, err, sizeof(err));
+        rill_conf_destroy(c);
+        rill_test_driver_create_topic(td, "in", PARTS);
+        cpu0 = cpu_seconds();
+        t0 = rill__mono_us();
+        r.ok = true;
+        for (long i = 0; i < o->records; i++) {
+                int kl = snprintf(key, sizeof(key), "%ld", i);
+                int ll = make_line(words, i, line, sizeof(line));
+                if (rill_test_driver_pipe(td, "in", -1, rill_bytes(key, (size_t)kl),
+                                          rill_bytes(line, (size_t)ll), i) != RILL_OK)
+                        r.ok = false;
+                /* Drain the output as a test would. */
+                if ((i & 1023) == 0) {
+                        rill_record_t *rec;
+                        while ((rec = rill_test_driver_read(td, "out")))
+                                rill_record_destroy(rec), r.outputs++;
+                }
+        }
+        {
+                rill_record_t *rec;
+                while ((rec = rill_test_driver_read(td, "out")))
+                        rill_record_destroy(rec), r.outputs++;
+        }
+        r.seconds = (double)(rill__mono_us() - t0) / 1e6;
+        r.cpu = cpu_seconds() - cpu0;
+        r.ok = r.ok && r.outputs == expected_outputs(words, o->records);
+        rill_test_driver_destroy(td);
+        rill_topology_destroy(topo);
+        return r;
+}
+
+static void
+print_row(const char *scenario, const char *impl, const result_t *r, long records)
+{
+        if (!r->ok) {
+                printf("| %-9s | %-6s | FAILED |\n", scenario, impl);
+                return;
+        }
+        printf("| %-9s | %-6s | %10.0f | %8.2f | %8.2f | ", scenario, impl,
+               (double)records / r->seconds, r->seconds, r->cpu * 1e6 / (double)records);
+        if (r->p99 > 0 || r->p50 > 0)
+                printf("%6.0f | %6.0f |\n", r->p50, r->p99);
+        else
+                printf("%6s | %6s |\n", "-", "-");
+}
+
+static void
+usage(void)
+{
+        fprintf(stderr,
+                "usage: bench-streams [--records N] [--latency-records N] [--rate R]\n"
+                "                     [--threads N] [--scenario all|pass|wordcount] [--rilld PATH]\n");
+        exit(2);
+}
+
+int
+main(int argc, char **argv)
+{
+        opts_t o = {200000, 20000, 2000, "2", "all", NULL};
+        char rilld[4200], dir[4200];
+        const char *base = getenv("TMPDIR");
+        int port, failures = 0;
+        pid_t pid;
+
+        for (int i = 1; i < argc; i++) {
+                if (i + 1 >= argc)
+                        usage();
+                if (!strcmp(argv[i], "--records"))
+                        o.records = atol(argv[++i]);
+                else if (!strcmp(argv[i], "--latency-records"))
+                        o.latency_records = atol(argv[++i]);
+                else if (!strcmp(argv[i], "--rate"))
+                        o.rate = atol(argv[++i]);
+                else if (!strcmp(argv[i], "--threads"))
+                        o.threads = argv[++i];
+                else if (!strcmp(argv[i], "--scenario"))
+                        o.scenario = argv[++i];
+                else if (!strcmp(argv[i], "--rilld"))
+                        o.rilld = argv[++i];
+                else
+                        usage();
+        }
+        if (o.records < 10 || o.rate < 1)
+                usage();
+        rill_log_set_level(RILL_LOG_WARN);
+        if (o.rilld) {
+                snprintf(rilld, sizeof(rilld), "%s", o.rilld);
+        } else {
+                /* build/bin/rilld next to this program. */
+                ssize_t n = readlink("/proc/self/exe", rilld, sizeof(rilld) - 8);
+                if (n <= 0)
+                        return 1;
+                rilld[n] = '\0';
+                snprintf(strrchr(rilld, '/') + 1, 8, "rilld");
+        }
+        snprintf(dir, sizeof(dir), "%s/bench-streams-XXXXXX", base && *base ? base : "/tmp");
+        if (!mkdtemp(dir))
+                return 1;
+        port = free_port();
+        pid = spawn_rilld(rilld, dir, port);
+        if (pid < 0) {
+                fprintf(stderr, "cannot start %s (log in %s/rilld.log)\n", rilld, dir);
+                return 1;
+        }
+        snprintf(bootstrap, sizeof(bootstrap), "127.0.0.1:%d", port);
+        printf("bench-streams: %ld records per throughput run, %ld at %ld/s for latency, "
+               "%s stream threads, %d partitions, rilld %s\n\n",
+               o.records, o.latency_records, o.rate, o.threads, PARTS, bootstrap);
+        printf("| scenario  | impl   |  records/s |  seconds | CPU s/M  | p50 ms | p99 ms |\n");
+        printf("|-----------|--------|-----------:|---------:|---------:|-------:|-------:|\n");
+        for (int w = 0; w < 2; w++) {
+                const char *name = w ? "wordcount" : "pass";
+                result_t r;
+                if (strcmp(o.scenario, "all") && strcmp(o.scenario, name))
+                        continue;
+                r = run_broker(w, true, &o);
+                print_row(name, "rill", &r, o.records);
+                failures += !r.ok;
+                r = run_broker(w, false, &o);
+                print_row(name, w ? "loop+map" : "loop", &r, o.records);
+                failures += !r.ok;
+                r = run_driver(w, &o);
+                print_row(name, "driver", &r, o.records);
+                failures += !r.ok;
+                fflush(stdout);
+        }
+        kill(pid, SIGTERM);
+        waitpid(pid, NULL, 0);
+        rill__rmtree(dir);
+        printf("\nCPU s/M: process CPU seconds (load generator + processor + reader; rilld not "
+               "counted) per million input records.\n");
+        return failures ? 1 : 0;
+}

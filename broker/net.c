@@ -57,6 +57,7 @@
 
 #define NET_RBUF_SIZE (64 * 1024)            /* per-connection read buffer */
 #define NET_BIG_FRAME (16 * 1024)            /* larger frames get their own buffer */
+#define NET_BIG_INITIAL (4 * 1024 * 1024)    /* ... allocated up to this size at once */
 #define NET_OUT_HIGH (16 * 1024 * 1024)      /* stop reading above this much queued output */
 #define NET_MAX_EVENTS 256
 #define NET_IOV_MAX 128
@@ -82,7 +83,7 @@ struct rill__conn {
         uint8_t *rbuf;          /* NET_RBUF_SIZE bytes */
         size_t rpos, rlen;
         uint8_t *big;           /* a large frame being read directly */
-        size_t big_need, big_have;
+        size_t big_need, big_have, big_cap;
 
         rill__req_t *busy;      /* the request being handled or parked */
 
@@ -491,8 +492,12 @@ conn_process(rill__conn_t *c)
                         continue;
                 }
                 if ((size_t)size > NET_BIG_FRAME) {
-                        c->big = rill__malloc((size_t)size);
+                        /* Memory follows the bytes actually received, so a
+                         * peer announcing a huge frame cannot make us
+                         * allocate it up front. */
                         c->big_need = (size_t)size;
+                        c->big_cap = RILL__MIN(c->big_need, (size_t)NET_BIG_INITIAL);
+                        c->big = rill__malloc(c->big_cap);
                         c->big_have = avail - 4;
                         memcpy(c->big, c->rbuf + c->rpos + 4, c->big_have);
                         c->rpos = c->rlen;
@@ -513,8 +518,12 @@ conn_read(rill__conn_t *c)
         size_t room;
 
         if (c->big) {
+                if (c->big_have == c->big_cap) {
+                        c->big_cap = RILL__MIN(c->big_need, c->big_cap * 2);
+                        c->big = rill__realloc(c->big, c->big_cap);
+                }
                 dst = c->big + c->big_have;
-                room = c->big_need - c->big_have;
+                room = c->big_cap - c->big_have;
         } else {
                 if (c->rpos > 0) {
                         memmove(c->rbuf, c->rbuf + c->rpos, c->rlen - c->rpos);

@@ -69,7 +69,7 @@ broker_serves(void)
 static int
 suite_init(void)
 {
-        static const char *const ovr[] = {"socket.request.max.bytes=1048576", NULL};
+        static const char *const ovr[] = {"socket.request.max.bytes=16777216", NULL};
         g_dir = rill_test_tmpdir("rill-proto");
         g_broker = rill_test_broker_start(g_dir, ovr);
         return g_broker ? 0 : 1;
@@ -1023,7 +1023,7 @@ test_malformed_sizes(void)
         uint8_t neg[4], big[4], small[8];
         rill__put_be32(neg, 0xfffffff0u);      /* negative */
         send_frame_expect_close(neg, sizeof(neg));
-        rill__put_be32(big, 2 * 1024 * 1024);  /* > socket.request.max.bytes (1 MiB) */
+        rill__put_be32(big, 32 * 1024 * 1024); /* > socket.request.max.bytes (16 MiB) */
         send_frame_expect_close(big, sizeof(big));
         rill__put_be32(small, 4);              /* smaller than a request header */
         memset(small + 4, 0, 4);
@@ -1186,8 +1186,7 @@ test_produce_large_frame(void)
         rill__batch_builder_finish(&bb);
         rill__wb_init(&w, bb.buf.len + 128);
         build_produce(&w, 1, "large", 0, bb.buf.buf, bb.buf.len);
-        /* Raise the topic limit? Not needed: 800 KB < message.max.bytes
-         * default (1 MB) and < socket.request.max.bytes (1 MiB here). */
+        /* 800 KB < message.max.bytes (1 MB) and socket.request.max.bytes. */
         CU_ASSERT_FATAL(tc_call(fd, KAPI_PRODUCE, 7, false, false, &w, &rs));
         CU_ASSERT_FATAL(decode_produce(&rs, 7, "large", 0, &pr));
         ASSERT_DECODED(&rs);
@@ -1198,6 +1197,58 @@ test_produce_large_frame(void)
         rill__batch_builder_destroy(&bb);
         free(val);
         close(fd);
+}
+
+/* A 6 MB batch: read in growing pieces (the frame buffer follows the bytes
+ * received), then refused by message.max.bytes (1 MB) per partition. */
+static void
+test_produce_too_large(void)
+{
+        int fd = tc_connect();
+        rill__batch_builder_t bb;
+        rill__wbuf_t w;
+        resp_t rs;
+        produce_res_t pr;
+        size_t vlen = 1500000;
+        char *val = malloc(vlen);
+        CU_ASSERT_FATAL(fd >= 0);
+        CU_ASSERT_FATAL(ensure_topic(fd, "too-large"));
+        memset(val, 'y', vlen);
+        rill__batch_builder_init(&bb, 0, rill__now_ms());
+        for (int i = 0; i < 4; i++)
+                rill__batch_builder_add(&bb, i, rill__now_ms(), "k", 1, val, (int32_t)vlen, NULL,
+                                        0, 0);
+        rill__batch_builder_finish(&bb);
+        rill__wb_init(&w, bb.buf.len + 128);
+        build_produce(&w, 1, "too-large", 0, bb.buf.buf, bb.buf.len);
+        CU_ASSERT_FATAL(tc_call(fd, KAPI_PRODUCE, 7, false, false, &w, &rs));
+        CU_ASSERT_FATAL(decode_produce(&rs, 7, "too-large", 0, &pr));
+        ASSERT_DECODED(&rs);
+        CU_ASSERT_EQUAL(pr.err, KERR_MESSAGE_TOO_LARGE);
+        resp_free(&rs);
+        /* The connection is still in sync. */
+        CU_ASSERT_EQUAL(produce(fd, 7, 1, "too-large", 0, 1, &pr), KERR_NONE);
+        CU_ASSERT_EQUAL(pr.base, 0);
+        rill__wb_free(&w);
+        rill__batch_builder_destroy(&bb);
+        free(val);
+        close(fd);
+}
+
+/* A peer that announces a large frame and goes away midway. */
+static void
+test_truncated_large_frame(void)
+{
+        int fd = tc_connect();
+        uint8_t hdr[4], chunk[4096];
+        CU_ASSERT_FATAL(fd >= 0);
+        rill__put_be32(hdr, 15 * 1024 * 1024);
+        CU_ASSERT(tc_send_raw(fd, hdr, 4));
+        memset(chunk, 0, sizeof(chunk));
+        for (int i = 0; i < 100; i++)
+                CU_ASSERT(tc_send_raw(fd, chunk, sizeof(chunk)));
+        close(fd);
+        CU_ASSERT(broker_serves());
 }
 
 int
@@ -1214,6 +1265,8 @@ main(void)
                   {"produce_acks0", test_produce_acks0},
                   {"produce_bad_crc", test_produce_bad_crc},
                   {"produce_large_frame", test_produce_large_frame},
+                  {"produce_too_large", test_produce_too_large},
+                  {"truncated_large_frame", test_truncated_large_frame},
                   {"fetch_versions", test_fetch_versions},
                   {"fetch_errors", test_fetch_errors},
                   {"fetch_max_bytes", test_fetch_max_bytes},

@@ -8,6 +8,9 @@
 #     COMPAT_PORT, COMPAT_BOOTSTRAP, COMPAT_PID and COMPAT_TMP. Installs an
 #     EXIT trap that kills rilld and removes the directory, whatever happens,
 #     and prints the tail of rilld's log when the test failed.
+# compat_stop_rilld
+#     Stops rilld with SIGTERM and fails unless it exits 0 within 30 s (a
+#     crash, a sanitizer report or a hang on shutdown is a failure).
 # compat_fail MESSAGE...
 #     Prints "FAIL: MESSAGE" and exits 1 (the trap cleans up).
 #
@@ -96,4 +99,19 @@ compat_start_rilld() {
                 fi
         done
         compat_fail "rilld did not start (see its log below)"
+}
+
+compat_stop_rilld() {
+        local pid=$COMPAT_PID rc=0 deadline
+        [ -n "$pid" ] || compat_fail "rilld is not running"
+        kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || rc=$?; COMPAT_PID=""; compat_fail "rilld died during the test (exit status $rc)"; }
+        kill -TERM "$pid"
+        deadline=$((SECONDS + 30))
+        while kill -0 "$pid" 2>/dev/null && [ "$SECONDS" -lt "$deadline" ]; do
+                sleep 0.05
+        done
+        kill -0 "$pid" 2>/dev/null && compat_fail "rilld did not stop within 30 s of SIGTERM"
+        wait "$pid" 2>/dev/null || rc=$?
+        COMPAT_PID=""
+        [ "$rc" -eq 0 ] || compat_fail "rilld exited with status $rc on SIGTERM"
 }

@@ -35,4 +35,5 @@ echo "rilld at $COMPAT_BOOTSTRAP (pid $COMPAT_PID)"
 cd "$JS"
 KAFKAJS_NO_PARTITIONER_WARNING=1 timeout 300 node test.js "$COMPAT_BOOTSTRAP" ||
         compat_fail "the KafkaJS test failed (its output is above)"
+compat_stop_rilld
 echo "PASS: test_kafkajs.sh"

@@ -149,4 +149,5 @@ for codec in gzip snappy lz4 zstd; do
         echo "ok: compression $codec"
 done
 
+compat_stop_rilld
 echo "PASS: kcat compatibility"

@@ -99,6 +99,20 @@ env_stop(env_t *e, int sig)
         return st;
 }
 
+/* Stops rilld with SIGTERM; a clean stop exits 0 (under a sanitizer build
+ * this also catches leaks and errors at shutdown). */
+static bool
+env_stop_clean(env_t *e, const char *what)
+{
+        int st = env_stop(e, SIGTERM);
+        bool ok = WIFEXITED(st) && WEXITSTATUS(st) == 0;
+        if (!ok) {
+                fprintf(stderr, "%s: rilld did not exit 0 on SIGTERM (status 0x%x)\n", what, st);
+                env_dump_log(e);
+        }
+        return ok;
+}
+
 static void
 env_done(env_t *e)
 {
@@ -331,10 +345,7 @@ kill9_run(const char *what, const char *const *overrides)
         }
 
         /* A clean stop exits 0; the restart after it needs no recovery. */
-        st = env_stop(&e, SIGTERM);
-        CU_ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 0);
-        if (!(WIFEXITED(st) && WEXITSTATUS(st) == 0))
-                fprintf(stderr, "%s: rilld did not exit 0 on SIGTERM (status 0x%x)\n", what, st);
+        CU_ASSERT(env_stop_clean(&e, what));
         CU_ASSERT_FATAL(truncate(e.log, 0) == 0);
         CU_ASSERT_FATAL(env_start(&e, overrides));
         CU_ASSERT(rill_test_read_topic(e.bootstrap, K9_TOPIC, K9_PARTITIONS, &after, DEADLINE_MS));
@@ -351,7 +362,7 @@ kill9_run(const char *what, const char *const *overrides)
                 CU_ASSERT(!bad);
                 free(log);
         }
-        env_stop(&e, SIGTERM);
+        CU_ASSERT(env_stop_clean(&e, what));
 
         rill_test_recs_free(&sent);
         rill_test_recs_free(&got);
@@ -530,7 +541,7 @@ torn_run(torn_kind_t kind)
                 rill_test_client_destroy(c);
         }
         rill_test_client_destroy(admin);
-        env_stop(&e, SIGTERM);
+        CU_ASSERT(env_stop_clean(&e, "torn"));
         rill_test_recs_free(&sent);
         rill_test_recs_free(&got);
         rill_test_recs_free(&more);

@@ -162,6 +162,7 @@ dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
         r->dr_err = m->err;
         r->partition = m->partition;
         r->offset = m->offset;
+        r->dr_timestamp = rd_kafka_message_timestamp(m, &r->dr_tstype);
 }
 
 static rd_kafka_conf_t *
@@ -358,7 +359,7 @@ copy_msg(rill_test_recs_t *out, rd_kafka_message_t *m)
         rill_test_rec_t *r = rill_test_rec_add(out, m->key, m->key_len, m->payload, m->len);
         r->partition = m->partition;
         r->offset = m->offset;
-        r->timestamp = rd_kafka_message_timestamp(m, NULL);
+        r->timestamp = rd_kafka_message_timestamp(m, &r->tstype);
         if (rd_kafka_message_headers(m, &h) == RD_KAFKA_RESP_ERR_NO_ERROR && h)
                 r->headers = rd_kafka_headers_copy(h);
 }

@@ -53,6 +53,12 @@ typedef struct rill_test_rec {
         rd_kafka_resp_err_t dr_err;
         /** Free for the test's own bookkeeping (e.g. a sequence number). */
         int64_t user;
+        /** Consumed: the timestamp's type (create or log-append time). */
+        rd_kafka_timestamp_type_t tstype;
+        /** From the delivery report: the record's timestamp and its type
+         *  (the broker's append time for LogAppendTime topics). */
+        int64_t dr_timestamp;
+        rd_kafka_timestamp_type_t dr_tstype;
 } rill_test_rec_t;
 
 typedef struct rill_test_recs {

@@ -17,7 +17,11 @@
  *   >= T, even inside a multi-record batch);
  * - headers (including duplicates and null header values), null keys, null
  *   values (tombstones), ~900 KB values, and the four producer compression
- *   codecs (gzip, snappy, lz4, zstd).
+ *   codecs (gzip, snappy, lz4, zstd);
+ * - message.timestamp.type=LogAppendTime: the produce response and the
+ *   fetched records carry the broker's append time, not the client's;
+ * - a record over max.message.bytes is refused with MESSAGE_TOO_LARGE and
+ *   leaves nothing behind.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -493,6 +497,103 @@ test_large_values(void)
         rill_test_recs_free(&got);
 }
 
+/* ---- LogAppendTime ---- */
+
+static void
+test_log_append_time(void)
+{
+        const char *topic = "log-append-time";
+        const char *cfg[] = {"message.timestamp.type=LogAppendTime", NULL};
+        const char *pkv[] = {"acks=all", "linger.ms=20", NULL};
+        const char *ckv[] = {"enable.partition.eof=true", NULL};
+        rill_test_recs_t sent = {0}, got = {0};
+        int64_t before, after, old = wall_ms() - 86400 * 1000;
+        rd_kafka_t *p, *c;
+
+        CU_ASSERT_FATAL(rill_test_create_topic(g_admin, topic, 1, cfg, DEADLINE_MS) == 0);
+        for (int i = 0; i < 10; i++) {
+                char v[32];
+                snprintf(v, sizeof(v), "lat-%d", i);
+                rill_test_rec_t *r = rill_test_rec_add_str(&sent, "k", v);
+                r->partition = 0;
+                r->timestamp = old + i; /* ignored by a LogAppendTime topic */
+        }
+        p = rill_test_producer_new(g_bootstrap, pkv);
+        CU_ASSERT_FATAL(p != NULL);
+        before = wall_ms();
+        CU_ASSERT_FATAL(rill_test_produce_all(p, topic, &sent, DEADLINE_MS) == sent.cnt);
+        after = wall_ms();
+        /* The produce response carries the broker's append time. */
+        for (int i = 0; i < sent.cnt; i++) {
+                CU_ASSERT_EQUAL(sent.v[i].dr_tstype, RD_KAFKA_TIMESTAMP_LOG_APPEND_TIME);
+                CU_ASSERT(sent.v[i].dr_timestamp >= before && sent.v[i].dr_timestamp <= after);
+        }
+        c = rill_test_consumer_new(g_bootstrap, ckv);
+        CU_ASSERT_FATAL(c != NULL);
+        CU_ASSERT_FATAL(rill_test_assign_all(c, topic, 1, RD_KAFKA_OFFSET_BEGINNING) == 0);
+        CU_ASSERT(consume_exact(c, topic, 1, &got, sent.cnt));
+        CU_ASSERT_FATAL(got.cnt == sent.cnt);
+        for (int i = 0; i < got.cnt; i++) {
+                const rill_test_rec_t *s = rill_test_rec_find(&sent, 0, got.v[i].offset);
+                CU_ASSERT(rill_test_rec_same_kv(&got.v[i], &sent.v[i]));
+                CU_ASSERT_EQUAL(got.v[i].tstype, RD_KAFKA_TIMESTAMP_LOG_APPEND_TIME);
+                CU_ASSERT(got.v[i].timestamp >= before && got.v[i].timestamp <= after);
+                CU_ASSERT(s != NULL && s->dr_timestamp == got.v[i].timestamp);
+        }
+        rill_test_client_destroy(c);
+        rill_test_client_destroy(p);
+        rill_test_recs_free(&sent);
+        rill_test_recs_free(&got);
+}
+
+/* ---- a record larger than max.message.bytes ---- */
+
+static void
+test_too_large_refused(void)
+{
+        const char *topic = "too-large";
+        /* The client would send up to 3 MB; the broker's limit is the default
+         * max.message.bytes (1048588). */
+        const char *pkv[] = {"acks=all", "message.max.bytes=3000000", NULL};
+        const char *ckv[] = {"enable.partition.eof=true", NULL};
+        rill_test_recs_t big = {0}, small = {0}, got = {0};
+        size_t n = 1536 * 1024;
+        unsigned char *buf = malloc(n);
+        uint64_t x = 88172645463325252ULL;
+        rd_kafka_t *p, *c;
+
+        CU_ASSERT_FATAL(buf != NULL);
+        for (size_t i = 0; i < n; i++) {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                buf[i] = (unsigned char)x;
+        }
+        rill_test_rec_add(&big, "big", 3, buf, n)->partition = 0;
+        free(buf);
+        rill_test_rec_add_str(&small, "small", "fits")->partition = 0;
+        CU_ASSERT_FATAL(rill_test_create_topic(g_admin, topic, 1, NULL, DEADLINE_MS) == 0);
+        p = rill_test_producer_new(g_bootstrap, pkv);
+        CU_ASSERT_FATAL(p != NULL);
+        CU_ASSERT_EQUAL(rill_test_produce_all(p, topic, &big, DEADLINE_MS), 0);
+        CU_ASSERT(big.v[0].dr_done);
+        CU_ASSERT_EQUAL(big.v[0].dr_err, RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE);
+        /* Nothing of it was written: the next record gets offset 0. */
+        CU_ASSERT_EQUAL(rill_test_produce_all(p, topic, &small, DEADLINE_MS), 1);
+        CU_ASSERT_EQUAL(small.v[0].offset, 0);
+        c = rill_test_consumer_new(g_bootstrap, ckv);
+        CU_ASSERT_FATAL(c != NULL);
+        CU_ASSERT_FATAL(rill_test_assign_all(c, topic, 1, RD_KAFKA_OFFSET_BEGINNING) == 0);
+        CU_ASSERT(consume_exact(c, topic, 1, &got, 1));
+        if (got.cnt == 1)
+                CU_ASSERT(rill_test_rec_same_kv(&got.v[0], &small.v[0]));
+        rill_test_client_destroy(c);
+        rill_test_client_destroy(p);
+        rill_test_recs_free(&big);
+        rill_test_recs_free(&small);
+        rill_test_recs_free(&got);
+}
+
 /* ---- compression ---- */
 
 #define COMP_PARTITIONS 4
@@ -587,6 +688,8 @@ main(void)
                   {"consume_from_timestamp", test_consume_from_timestamp},
                   {"headers_and_nulls", test_headers_and_nulls},
                   {"large_values", test_large_values},
+                  {"log_append_time", test_log_append_time},
+                  {"too_large_refused", test_too_large_refused},
                   {"compression_gzip", test_compression_gzip},
                   {"compression_snappy", test_compression_snappy},
                   {"compression_lz4", test_compression_lz4},

@@ -12,9 +12,9 @@
  *
  * Implementations per scenario:
  *   rill       a rill_app_t (num.stream.threads as given, at-least-once,
- *              commit.interval.ms 1000) against rilld;
+ *              commit.interval.ms as given, default 1000) against rilld;
  *   loop       a hand-written librdkafka consume-transform-produce loop in one
- *              thread, committing after a flush every second (the same
+ *              thread, committing after a flush at the same interval (the same
  *              at-least-once discipline); for wordcount it keeps the counts in
  *              an in-memory hash map (no repartition topic, no changelog);
  *   driver     the topology in the test driver (no broker, no Kafka client).
@@ -67,6 +67,7 @@ typedef struct opts {
         const char *threads;
         const char *scenario;
         const char *rilld;
+        const char *commit_ms;
 } opts_t;
 
 static char bootstrap[64];
@@ -290,6 +291,7 @@ topology(bool words, const char *in, const char *out)
 
 typedef struct loop_arg {
         bool words;
+        int64_t commit_ms;
         char in[64], out[64], group[64];
         atomic_bool stop;
         atomic_bool joined;
@@ -397,7 +399,7 @@ loop_main(void *p)
                 if (m)
                         rd_kafka_message_destroy(m);
                 rd_kafka_poll(pr, 0);
-                if (rill__mono_ms() - last_commit > 1000) {
+                if (rill__mono_ms() - last_commit > a->commit_ms) {
                         /* At-least-once: outputs acknowledged before offsets commit. */
                         if (rd_kafka_flush(pr, 10000) == RD_KAFKA_RESP_ERR_NO_ERROR)
                                 rd_kafka_commit(c, NULL, 0);
@@ -527,7 +529,7 @@ run_broker(bool words, bool use_rill, const opts_t *o)
                 rill_conf_set(c, "bootstrap.servers", bootstrap, err, sizeof(err));
                 rill_conf_set(c, "state.dir", dir, err, sizeof(err));
                 rill_conf_set(c, "num.stream.threads", o->threads, err, sizeof(err));
-                rill_conf_set(c, "commit.interval.ms", "1000", err, sizeof(err));
+                rill_conf_set(c, "commit.interval.ms", o->commit_ms, err, sizeof(err));
                 app = rill_app_new(topo, c, err, sizeof(err));
                 if (!app || rill_app_start(app, err, sizeof(err)) != RILL_OK) {
                         fprintf(stderr, "  app: %s\n", err);
@@ -539,6 +541,7 @@ run_broker(bool words, bool use_rill, const opts_t *o)
                         usleep(10000);
         } else {
                 la.words = words;
+                la.commit_ms = atol(o->commit_ms);
                 snprintf(la.in, sizeof(la.in), "%s", in);
                 snprintf(la.out, sizeof(la.out), "%s", out);
                 snprintf(la.group, sizeof(la.group), "%s", id);
@@ -648,14 +651,15 @@ usage(void)
 {
         fprintf(stderr,
                 "usage: bench-streams [--records N] [--latency-records N] [--rate R]\n"
-                "                     [--threads N] [--scenario all|pass|wordcount] [--rilld PATH]\n");
+                "                     [--threads N] [--scenario all|pass|wordcount] [--rilld PATH]\n"
+                "                     [--commit-interval-ms MS]\n");
         exit(2);
 }
 
 int
 main(int argc, char **argv)
 {
-        opts_t o = {200000, 20000, 2000, "2", "all", NULL};
+        opts_t o = {200000, 20000, 2000, "2", "all", NULL, "1000"};
         char rilld[4200], dir[4200];
         const char *base = getenv("TMPDIR");
         int port, failures = 0;
@@ -676,6 +680,8 @@ main(int argc, char **argv)
                         o.scenario = argv[++i];
                 else if (!strcmp(argv[i], "--rilld"))
                         o.rilld = argv[++i];
+                else if (!strcmp(argv[i], "--commit-interval-ms"))
+                        o.commit_ms = argv[++i];
                 else
                         usage();
         }
@@ -703,8 +709,8 @@ main(int argc, char **argv)
         }
         snprintf(bootstrap, sizeof(bootstrap), "127.0.0.1:%d", port);
         printf("bench-streams: %ld records per throughput run, %ld at %ld/s for latency, "
-               "%s stream threads, %d partitions, rilld %s\n\n",
-               o.records, o.latency_records, o.rate, o.threads, PARTS, bootstrap);
+               "%s stream threads, commit.interval.ms %s, %d partitions, rilld %s\n\n",
+               o.records, o.latency_records, o.rate, o.threads, o.commit_ms, PARTS, bootstrap);
         printf("| scenario  | impl   |  records/s |  seconds | CPU s/M  | p50 ms | p99 ms |\n");
         printf("|-----------|--------|-----------:|---------:|---------:|-------:|-------:|\n");
         for (int w = 0; w < 2; w++) {

@@ -84,9 +84,9 @@ typedef struct sthread {
         atask_t **tasks;
         int ntasks;
         rd_kafka_t *restore;
-        bool exit;
-        bool failed;
-        bool alive;
+        atomic_bool exit;
+        atomic_bool failed;
+        bool alive;          /* under app->lock */
         rill_err_t err;
         char errmsg[512];
         atask_t *last;       /* cache for the message -> task lookup */
@@ -593,8 +593,45 @@ ckpt_offset(const atask_t *at, const char *topic, int32_t partition)
         return -1;
 }
 
+static void
+ckpt_set(atask_t *at, const char *topic, int32_t partition, int64_t next)
+{
+        int i;
+        for (i = 0; i < at->nckpt; i++)
+                if (at->ckpt[i].partition == partition && !strcmp(at->ckpt[i].topic, topic))
+                        break;
+        if (i == at->nckpt) {
+                at->ckpt = rill__realloc(at->ckpt, sizeof(toff_t) * (size_t)(at->nckpt + 1));
+                at->ckpt[i].topic = rill__strdup(topic);
+                at->ckpt[i].partition = partition;
+                at->nckpt++;
+        }
+        at->ckpt[i].next = next;
+}
+
+/* How many changelog records of the task's persistent stores were
+ * acknowledged since its last checkpoint. */
+static int64_t
+ckpt_delta(rill_app_t *app, atask_t *at)
+{
+        rill__task_t *t = at->task;
+        int64_t delta = 0;
+        for (int s = 0; s < app->topo->nstores; s++) {
+                rill_kv_store_t *st = t->stores[s];
+                int64_t acked, prev;
+                if (!st || !st->changelog || st->ops != &rill__rocksdb_store_ops)
+                        continue;
+                acked = dr_acked(app, st->changelog, t->partition);
+                prev = ckpt_offset(at, st->changelog, t->partition);
+                if (acked + 1 > prev)
+                        delta += acked + 1 - RILL__MAX(prev, 0);
+        }
+        return delta;
+}
+
 /* Writes the checkpoint of a restored task: for each logged store, the
- * offset after the last acknowledged changelog record. */
+ * offset after the last acknowledged changelog record. The stores must have
+ * been flushed first. */
 static void
 ckpt_write(rill_app_t *app, atask_t *at)
 {
@@ -629,6 +666,7 @@ ckpt_write(rill_app_t *app, atask_t *at)
                 /* Nothing written since restore: keep the restored position. */
                 fprintf(f, "%s %d %lld\n", st->changelog, (int)t->partition,
                         (long long)RILL__MAX(acked + 1, prev));
+                ckpt_set(at, st->changelog, t->partition, RILL__MAX(acked + 1, prev));
         }
         fflush(f);
         fsync(fileno(f));
@@ -645,7 +683,7 @@ out:
 static void
 thread_fail(sthread_t *th, rill_err_t err, const char *msg)
 {
-        th->failed = true;
+        atomic_store(&th->failed, true);
         th->err = err;
         snprintf(th->errmsg, sizeof(th->errmsg), "%s", msg);
         RILL_LOG_E(RILL__LOGC, "%s: stream thread %d failed: %s", th->app->app_id, th->idx, msg);
@@ -742,19 +780,7 @@ restore_store(sthread_t *th, atask_t *at, rill_kv_store_t *st, char *errstr, siz
                    st->name, (long long)n, (long long)(rill__mono_ms() - t0));
 done:
         /* Remember the restored position for the next checkpoint. */
-        {
-                int i;
-                for (i = 0; i < at->nckpt; i++)
-                        if (!strcmp(at->ckpt[i].topic, st->changelog))
-                                break;
-                if (i == at->nckpt) {
-                        at->ckpt = rill__realloc(at->ckpt, sizeof(toff_t) * (size_t)(at->nckpt + 1));
-                        at->ckpt[i].topic = rill__strdup(st->changelog);
-                        at->ckpt[i].partition = t->partition;
-                        at->nckpt++;
-                }
-                at->ckpt[i].next = hi;
-        }
+        ckpt_set(at, st->changelog, t->partition, hi);
         return RILL_OK;
 }
 
@@ -1003,12 +1029,12 @@ start_thread(rill_app_t *app, int i)
         sthread_t *th = &app->threads[i];
         th->app = app;
         th->idx = i;
-        th->exit = false;
-        th->failed = false;
-        th->alive = true;
+        atomic_store(&th->exit, false);
+        atomic_store(&th->failed, false);
         if (!th->queue)
                 th->queue = rd_kafka_queue_new(app->consumer);
         pthread_mutex_lock(&app->lock);
+        th->alive = true;
         app->alive++;
         pthread_mutex_unlock(&app->lock);
         if (pthread_create(&th->tid, NULL, thread_main, th) != 0) {
@@ -1024,10 +1050,17 @@ start_thread(rill_app_t *app, int i)
 
 /* ---- commits ---- */
 
+/* Store flushes and checkpoints cost an fsync each: a periodic commit
+ * writes a task's checkpoint only when this many changelog records were
+ * acknowledged since the last one (as Kafka Streams does); closing, revoking
+ * and restarting always write it. A crash replays at most about this many
+ * changelog records more per task. */
+#define CKPT_DELTA 10000
+
 /* With threads parked: flush, then commit offsets and write checkpoints.
  * Returns RILL_AGAIN when the flush did not finish in time. */
 static rill_err_t
-commit_parked(rill_app_t *app, int64_t flush_timeout)
+commit_parked(rill_app_t *app, int64_t flush_timeout, bool force_ckpt)
 {
         rd_kafka_topic_partition_list_t *offs;
         rd_kafka_resp_err_t kerr;
@@ -1081,6 +1114,8 @@ commit_parked(rill_app_t *app, int64_t flush_timeout)
         }
         rd_kafka_topic_partition_list_destroy(offs);
         for (int i = 0; i < app->ntasks; i++) {
+                if (!force_ckpt && ckpt_delta(app, app->tasks[i]) < CKPT_DELTA)
+                        continue;
                 rill__task_flush(app->tasks[i]->task);
                 ckpt_write(app, app->tasks[i]);
         }
@@ -1100,7 +1135,7 @@ maybe_commit(rill_app_t *app, bool force)
                 RILL_LOG_W(RILL__LOGC, "%s: commit postponed: a stream thread is busy", app->app_id);
                 return;
         }
-        e = commit_parked(app, RILL__MIN(app->flush_timeout, 2000));
+        e = commit_parked(app, RILL__MIN(app->flush_timeout, 2000), false);
         resume_threads(app);
         if (e != RILL_OK && e != RILL_AGAIN && e != RILL_ERR_KAFKA) {
                 set_state(app, RILL_APP_PENDING_ERROR);
@@ -1200,7 +1235,7 @@ on_revoke(rill_app_t *app, rd_kafka_topic_partition_list_t *parts)
                 set_state(app, RILL_APP_REBALANCING);
         while (!pause_threads(app, 5000))
                 RILL_LOG_W(RILL__LOGC, "%s: waiting for stream threads to pause", app->app_id);
-        if (commit_parked(app, app->flush_timeout) == RILL_AGAIN)
+        if (commit_parked(app, app->flush_timeout, true) == RILL_AGAIN)
                 RILL_LOG_W(RILL__LOGC, "%s: revoking partitions with unacknowledged output; "
                                        "their records will be processed again",
                            app->app_id);
@@ -1323,7 +1358,7 @@ restart_tasks(rill_app_t *app)
 
         while (!pause_threads(app, 5000))
                 RILL_LOG_W(RILL__LOGC, "%s: waiting for stream threads to pause", app->app_id);
-        commit_parked(app, app->flush_timeout);
+        commit_parked(app, app->flush_timeout, true);
         close_all_tasks(app, true);
         kerr = rd_kafka_assignment(app->consumer, &parts);
         if (!kerr)
@@ -1357,9 +1392,13 @@ handle_failed_threads(rill_app_t *app)
         for (int i = 0; i < app->nthreads; i++) {
                 sthread_t *th = &app->threads[i];
                 rill_error_action_t act;
-                if (!th->failed || th->alive)
+                bool dead;
+                if (!th->started || !atomic_load(&th->failed))
                         continue;
-                if (!th->started)
+                pthread_mutex_lock(&app->lock);
+                dead = !th->alive;
+                pthread_mutex_unlock(&app->lock);
+                if (!dead)
                         continue;
                 pthread_join(th->tid, NULL);
                 th->started = false;
@@ -1379,7 +1418,6 @@ handle_failed_threads(rill_app_t *app)
                  * offsets (no group rebalance is needed). */
                 RILL_LOG_W(RILL__LOGC, "%s: replacing stream thread %d after: %s", app->app_id, i,
                            th->errmsg);
-                th->failed = false;
                 start_thread(app, i);
                 restart_tasks(app);
         }
@@ -1435,7 +1473,7 @@ app_main(void *arg)
         rd_kafka_consumer_close(app->consumer);
         if (app->ntasks) {
                 if (pause_threads(app, 5000))
-                        commit_parked(app, app->flush_timeout);
+                        commit_parked(app, app->flush_timeout, true);
                 close_all_tasks(app, true);
         }
         for (int i = 0; i < app->nthreads; i++)

@@ -136,7 +136,9 @@ handle_metadata(rill__req_t *req, rill__wbuf_t *w)
                         if (dup)
                                 continue;
                         t = rill__topic_find(b, names[i].ptr, (size_t)names[i].len);
-                        if (!t && conf->auto_create_topics_enable && allow_auto) {
+                        if (!t && memchr(names[i].ptr, '\0', (size_t)names[i].len)) {
+                                err = KERR_INVALID_TOPIC_EXCEPTION; /* never a valid name */
+                        } else if (!t && conf->auto_create_topics_enable && allow_auto) {
                                 char msg[256] = "";
                                 char *name = rill__str_dup(names[i]);
                                 err = rill__topic_create(b, name, conf->num_partitions,

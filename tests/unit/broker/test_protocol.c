@@ -600,6 +600,27 @@ test_metadata_all_and_no_autocreate(void)
         ASSERT_DECODED(&rs);
         CU_ASSERT_EQUAL(t[0].err, KERR_INVALID_TOPIC_EXCEPTION);
         resp_free(&rs);
+
+        /* So is a name with a NUL byte (not truncated into a valid one). */
+        rill__wb_reset(&w);
+        rill__wb_array(&w, 1, false);
+        rill__wb_str(&w, "md\0x", 4, false);
+        rill__wb_bool(&w, true);
+        CU_ASSERT_FATAL(tc_call(fd, KAPI_METADATA, 4, false, false, &w, &rs));
+        CU_ASSERT_EQUAL(decode_metadata(&rs, 4, t, 64), 1);
+        ASSERT_DECODED(&rs);
+        CU_ASSERT_EQUAL(t[0].err, KERR_INVALID_TOPIC_EXCEPTION);
+        resp_free(&rs);
+        /* ... and "md" was not created in its place. */
+        rill__wb_reset(&w);
+        rill__wb_array(&w, 1, false);
+        rill__wb_cstr(&w, "md", false);
+        rill__wb_bool(&w, false);
+        CU_ASSERT_FATAL(tc_call(fd, KAPI_METADATA, 4, false, false, &w, &rs));
+        CU_ASSERT_EQUAL(decode_metadata(&rs, 4, t, 64), 1);
+        ASSERT_DECODED(&rs);
+        CU_ASSERT_EQUAL(t[0].err, KERR_UNKNOWN_TOPIC_OR_PARTITION);
+        resp_free(&rs);
         rill__wb_free(&w);
         close(fd);
 }

@@ -130,8 +130,8 @@ RILL_API char *rill_topology_describe(const rill_topology_t *t);
 /**
  * @brief A store specification for a stateful operator, owned by the
  *        builder. @p store_name NULL means a generated name. Defaults: the
- *        application's default store type, logging on, caching off, serdes
- *        from the operator.
+ *        application's default store type ("default.dsl.store"), logging on,
+ *        serdes from the operator.
  * @returns never NULL.
  */
 RILL_API rill_materialized_t *rill_materialized(rill_builder_t *b, const char *store_name);
@@ -140,7 +140,11 @@ RILL_API rill_materialized_t *rill_materialized_with_type(rill_materialized_t *m
                                                           rill_store_type_t type);
 /** @brief Turns the changelog on or off. @returns @p m. */
 RILL_API rill_materialized_t *rill_materialized_with_logging(rill_materialized_t *m, bool on);
-/** @brief Turns the record cache on or off (see "statestore.cache.max.bytes"). */
+/**
+ * @brief Asks for the record cache ("statestore.cache.max.bytes"). Reserved:
+ *        the cache is not implemented yet, so the setting is recorded and has
+ *        no effect (every update is written and forwarded). @returns @p m.
+ */
 RILL_API rill_materialized_t *rill_materialized_with_caching(rill_materialized_t *m, bool on);
 /** @brief Sets the key and value serdes (NULL keeps the operator's). @returns @p m. */
 RILL_API rill_materialized_t *rill_materialized_with_serdes(rill_materialized_t *m,

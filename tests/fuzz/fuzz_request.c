@@ -30,6 +30,15 @@
  * partitions stalls every client for seconds and the fuzzer would spend
  * its time waiting on that one, already reported, behaviour.
  *
+ * Known hang, skipped: a JoinGroup or OffsetCommit whose group id contains
+ * a NUL byte is not sent. Such a group is hashed by its full length when
+ * created but by strlen() when the group table is walked, and the
+ * coordinator's periodic walk then loops forever (reported with a
+ * reproducer; remove this filter once group ids are handled by length or
+ * refused).
+ * RILL_FUZZ_NO_SKIP=1 in the environment sends these inputs anyway (to
+ * reproduce the reports).
+ *
  * Invariants, beyond "no crash, no sanitizer report":
  *   - a response carries the request's correlation id and a sane size;
  *   - after every input the broker still answers ApiVersions on a
@@ -58,10 +67,11 @@ typedef struct fuzz_state {
         int control_fd;
         unsigned inputs;
         int wait_ms;        /* how long one input may take to answer */
+        bool no_skip;       /* RILL_FUZZ_NO_SKIP=1: send the known-bad inputs too */
         unsigned long answered, closed, unanswered;
 } fuzz_state_t;
 
-static fuzz_state_t g_fz = {NULL, NULL, 0, -1, 0, 250, 0, 0, 0};
+static fuzz_state_t g_fz = {NULL, NULL, 0, -1, 0, 250, false, 0, 0, 0};
 
 static void
 broker_stop(void)
@@ -107,14 +117,26 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
         rill_fuzz_quiet_logs();
         if (w && atoi(w) > 0)
                 g_fz.wait_ms = atoi(w);
+        g_fz.no_skip = getenv("RILL_FUZZ_NO_SKIP") && strcmp(getenv("RILL_FUZZ_NO_SKIP"), "0");
         return 0;
 }
+
+static void check_alive(void);
 
 void
 rill_fuzz_cleanup(void)
 {
         fprintf(stderr, "fuzz_request: %lu answered, %lu closed by the broker, %lu unanswered "
                 "(parked or acks=0)\n", g_fz.answered, g_fz.closed, g_fz.unanswered);
+        /* Some work runs only on the broker's periodic tick (every ~50 ms:
+         * group expiry, fetch deadlines): keep checking for a few ticks so
+         * that a tick that wedges the loop fails here, with a message,
+         * instead of hanging rill_broker_destroy(). */
+        if (g_fz.broker) {
+                int64_t until = rill_test_now_ms() + 300;
+                while (rill_test_now_ms() < until)
+                        check_alive();
+        }
         broker_stop();
 }
 
@@ -196,6 +218,27 @@ too_heavy(const uint8_t *data, size_t size)
         return !r.err && total > HEAVY_PARTITIONS;
 }
 
+/* True for a JoinGroup or OffsetCommit (non-flexible versions) whose group
+ * id contains a NUL byte. */
+static bool
+nul_group_id(const uint8_t *data, size_t size)
+{
+        rill__rbuf_t r;
+        int16_t key, ver;
+        rill__str_t g;
+
+        rill__rb_init(&r, data, size);
+        key = rill__rb_i16(&r);
+        ver = rill__rb_i16(&r);
+        (void)rill__rb_i32(&r);
+        (void)rill__rb_str(&r, false);
+        if (r.err || !((key == KAPI_JOIN_GROUP && ver >= 0 && ver <= 5) ||
+                       (key == KAPI_OFFSET_COMMIT && ver >= 0 && ver <= 7)))
+                return false;
+        g = rill__rb_str(&r, false);
+        return !r.err && g.len > 0 && memchr(g.ptr, '\0', (size_t)g.len) != NULL;
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -210,7 +253,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 g_fz.inputs = 0;
         }
         g_fz.inputs++;
-        if (too_heavy(data, size))
+        if (!g_fz.no_skip && (too_heavy(data, size) || nul_group_id(data, size)))
                 return 0;
 
         fd = rill_fuzz_connect(g_fz.port);

@@ -18,7 +18,10 @@
  * crash, so nothing acknowledged may be lost either). Each run ends with a
  * SIGTERM stop, which must exit 0, and a restart whose log mentions no
  * recovery, truncation or corruption at any level (a clean shutdown needs
- * none) and that still serves the same data.
+ * none) and that still serves the same data. A third run uses 4 KB
+ * segments so that recovery and reads cross many segment files. After each
+ * recovery, acknowledged records spread over the log are also fetched one by
+ * one by offset (through the rebuilt indexes).
  *
  * Torn tail: rilld is SIGKILLed after 20 single-record batches, then the
  * partition's segment file is damaged the way a crash mid-write leaves it:
@@ -230,6 +233,52 @@ check_acknowledged(const char *what, const rill_test_recs_t *sent, const rill_te
         free(seen);
 }
 
+/* Reads single acknowledged records by their offset (assign at that offset,
+ * consume one), spread over the whole acknowledged range: fetching from the
+ * middle of a recovered log goes through its rebuilt indexes. */
+static void
+check_point_reads(const char *what, const char *bootstrap, const rill_test_recs_t *sent)
+{
+        const char *ckv[] = {"fetch.wait.max.ms=50", NULL};
+        rd_kafka_t *c = rill_test_consumer_new(bootstrap, ckv);
+        int acked_idx[64], n = 0, acked = 0, seen = 0, bad = 0;
+        char buf[200];
+
+        CU_ASSERT_FATAL(c != NULL);
+        for (int i = 0; i < sent->cnt; i++)
+                acked += sent->v[i].dr_done && !sent->v[i].dr_err;
+        /* 64 acknowledged records evenly spread, the last one included. */
+        for (int i = 0; i < sent->cnt && n < 64; i++) {
+                if (!sent->v[i].dr_done || sent->v[i].dr_err)
+                        continue;
+                if (seen++ % (acked / 64 + 1) == 0 || seen == acked)
+                        acked_idx[n++] = i;
+        }
+        CU_ASSERT(n >= 32);
+        for (int k = 0; k < n; k++) {
+                const rill_test_rec_t *r = &sent->v[acked_idx[k]];
+                rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+                rill_test_recs_t one = {0};
+                rd_kafka_topic_partition_list_add(l, K9_TOPIC, r->partition)->offset = r->offset;
+                CU_ASSERT_FATAL(rd_kafka_assign(c, l) == 0);
+                rd_kafka_topic_partition_list_destroy(l);
+                if (!rill_test_consume(c, &one, 1, DEADLINE_MS) || one.v[0].offset != r->offset ||
+                    !rill_test_rec_same_kv(&one.v[0], r)) {
+                        if (!bad++)
+                                fprintf(stderr, "%s: reading [%d]@%" PRId64 " (%s) gave %s at %" PRId64
+                                                "\n",
+                                        what, (int)r->partition, r->offset,
+                                        rill_test_rec_str(r, buf, sizeof(buf)),
+                                        one.cnt ? "another record" : "nothing",
+                                        one.cnt ? one.v[0].offset : -1);
+                }
+                rill_test_recs_free(&one);
+                rd_kafka_assign(c, NULL);
+        }
+        CU_ASSERT_EQUAL(bad, 0);
+        rill_test_client_destroy(c);
+}
+
 /* True if @p log has a line (at any level) about recovery, truncation or
  * corruption: a restart after a clean shutdown needs none of that. */
 static bool
@@ -321,6 +370,7 @@ kill9_run(const char *what, const char *const *overrides)
         CU_ASSERT_FATAL(env_start(&e, overrides));
         CU_ASSERT(rill_test_read_topic(e.bootstrap, K9_TOPIC, K9_PARTITIONS, &got, DEADLINE_MS));
         check_acknowledged(what, &sent, &got);
+        check_point_reads(what, e.bootstrap, &sent);
 
         /* The recovered log takes new writes after its end. */
         {
@@ -381,6 +431,15 @@ static void
 test_kill9_defaults(void)
 {
         kill9_run("kill9 (defaults)", NULL);
+}
+
+static void
+test_kill9_small_segments(void)
+{
+        /* Many segments and index entries: recovery and the reads after it
+         * cross segment boundaries. */
+        const char *ovr[] = {"log.segment.bytes=4096", "log.index.interval.bytes=256", NULL};
+        kill9_run("kill9 (4 KB segments)", ovr);
 }
 
 /* ---- torn tail ---- */
@@ -575,6 +634,7 @@ main(void)
                  suite_cleanup,
                  {{"kill9_flush_every_message", test_kill9_flush_every_message},
                   {"kill9_defaults", test_kill9_defaults},
+                  {"kill9_small_segments", test_kill9_small_segments},
                   {"torn_tail_garbage", test_torn_tail_garbage},
                   {"torn_tail_truncated", test_torn_tail_truncated},
                   {"torn_tail_bad_crc", test_torn_tail_bad_crc},

@@ -5,8 +5,8 @@
 //
 // Steps, each checked exactly:
 //   admin: createTopics (3 partitions), listTopics, fetchTopicMetadata;
-//   producer: send keyed records with headers, acks=-1, then records with
-//     explicit partitions;
+//   producer: send keyed records with headers, acks=-1, then gzip-compressed
+//     records with explicit partitions;
 //   consumer group: subscribe fromBeginning, receive every record (keys,
 //     values, headers, per-partition order), commit the offsets, leave;
 //   admin: fetchOffsets equals the partitions' high watermarks,
@@ -18,7 +18,7 @@
 // if anything hangs.
 'use strict'
 
-const { Kafka, logLevel } = require('kafkajs')
+const { Kafka, logLevel, CompressionTypes } = require('kafkajs')
 
 const OVERALL_TIMEOUT_MS = 240000
 const STEP_TIMEOUT_MS = 60000
@@ -188,10 +188,10 @@ async function main () {
     eq(d2.groups[0].state, 'Empty', 'describeGroups state after leave')
     eq(d2.groups[0].members.length, 0, 'describeGroups members after leave')
 
-    begin('second send (explicit partitions)')
+    begin('second send (explicit partitions, gzip)')
     const second = []
     for (let i = 0; i < 12; i++) second.push({ partition: i % 3, key: `new-${i}`, value: `new-value-${i}` })
-    const meta2 = await producer.send({ topic, acks: -1, messages: second })
+    const meta2 = await producer.send({ topic, acks: -1, compression: CompressionTypes.GZIP, messages: second })
     for (const m of meta2) eq(m.errorCode, 0, `second send error code for partition ${m.partition}`)
 
     begin('second consumer in the same group resumes without re-reading')

@@ -152,6 +152,7 @@ struct rill_app_s {
         rill_err_t close_result;
         bool closed;
         bool assigned;       /* an assignment is in force (app thread only) */
+        atomic_int_fast64_t last_client_err;
 };
 
 static const char *const state_names[] = {"CREATED",          "REBALANCING",   "RUNNING",
@@ -234,8 +235,11 @@ kset(rd_kafka_conf_t *kc, const char *k, const char *v, const rill_conf_t *c, co
 static void
 k_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {
-        if (level <= 3)
-                RILL_LOG_E("kafka", "%s: %s", fac, buf);
+        /* Connection failures ("FAIL", "ERROR") also reach the error
+         * callback, which reports them once; keep the client's own lines for
+         * debugging. */
+        if (!strcmp(fac, "FAIL") || !strcmp(fac, "ERROR"))
+                RILL_LOG_D("kafka", "%s: %s", fac, buf);
         else if (level <= 4)
                 RILL_LOG_W("kafka", "%s: %s", fac, buf);
         else
@@ -246,6 +250,12 @@ static void
 k_error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 {
         rill_app_t *app = opaque;
+        int64_t now = rill__mono_ms(), last = atomic_load(&app->last_client_err);
+        /* Transport errors come in bursts (every connection, every client):
+         * report at most one per 5 seconds. */
+        if (err == RD_KAFKA_RESP_ERR__TRANSPORT && now - last < 5000)
+                return;
+        atomic_store(&app->last_client_err, now);
         if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN)
                 RILL_LOG_W(RILL__LOGC, "%s: cannot reach any broker of %s (retrying): %s",
                            app->app_id, rill__conf_str(app->conf, "bootstrap.servers"), reason);

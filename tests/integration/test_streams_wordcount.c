@@ -7,7 +7,9 @@
  *    equal an independently computed count;
  *  - kill -9: instances run as child processes of build/bin/wordcount; after
  *    one is killed, no word's final count is missing or lower than expected
- *    (at-least-once), and the survivor exits 0 on SIGTERM.
+ *    (at-least-once), and the survivor exits 0 on SIGTERM;
+ *  - broker restart: the broker is killed and started again; the app retries
+ *    meanwhile and then catches up.
  */
 #include <signal.h>
 #include <sys/wait.h>
@@ -168,6 +170,50 @@ test_kill_9_at_least_once(void)
         stop_broker();
 }
 
+/* The broker goes away and comes back: the app keeps retrying (it never
+ * stops on its own) and then catches up; nothing is lost. */
+static void
+test_broker_restart(void)
+{
+        rill_topology_t *topo = it_wordcount_topology();
+        it_counts_t want = {{0}};
+        it_reader_t rd;
+        rill_app_t *app;
+        char st[4200], err[512];
+
+        CU_ASSERT_TRUE_FATAL(start_broker());
+        snprintf(st, sizeof(st), "%s/state", dir);
+        app = it_app_start(topo, bootstrap, "it-wc-restart", st, "2");
+        CU_ASSERT_PTR_NOT_NULL_FATAL(app);
+        CU_ASSERT_TRUE_FATAL(it_produce_lines(bootstrap, 0, 200, &want));
+        CU_ASSERT_TRUE_FATAL(it_reader_open(&rd, bootstrap, 4));
+        CU_ASSERT_TRUE(RILL_WAIT_UNTIL((it_reader_poll(&rd), it_counts_equal(&rd.latest, &want)),
+                                       60000));
+        it_reader_close(&rd);
+
+        CU_ASSERT_EQUAL(rill_broker_kill(broker), RILL_OK);
+        /* While the broker is down the app retries; it must not give up. */
+        CU_ASSERT_FALSE(RILL_WAIT_UNTIL(rill_app_state(app) == RILL_APP_ERROR ||
+                                                rill_app_state(app) == RILL_APP_NOT_RUNNING,
+                                        3000));
+        CU_ASSERT_EQUAL(rill_broker_start(broker, err, sizeof(err)), RILL_OK);
+
+        CU_ASSERT_TRUE_FATAL(it_produce_lines(bootstrap, 200, 400, &want));
+        CU_ASSERT_TRUE_FATAL(it_reader_open(&rd, bootstrap, 4));
+        CU_ASSERT_TRUE(RILL_WAIT_UNTIL((it_reader_poll(&rd), it_counts_at_least(&rd.latest, &want)),
+                                       120000));
+        it_counts_print("after broker restart", &rd.latest, &want);
+        CU_ASSERT_EQUAL(rd.bad, 0);
+        CU_ASSERT_TRUE(rill_app_state(app) == RILL_APP_RUNNING ||
+                       rill_app_state(app) == RILL_APP_REBALANCING);
+        CU_ASSERT_EQUAL(rill_app_close(app, 30000), RILL_OK);
+        CU_ASSERT_EQUAL(rill_app_state(app), RILL_APP_NOT_RUNNING);
+        rill_app_destroy(app);
+        it_reader_close(&rd);
+        rill_topology_destroy(topo);
+        stop_broker();
+}
+
 int
 main(void)
 {
@@ -175,6 +221,7 @@ main(void)
                 {"word count on rilld", NULL, NULL,
                  {{"two instances, clean shutdown, restore", test_two_instances_clean_shutdown},
                   {"kill -9 of one instance (at-least-once)", test_kill_9_at_least_once},
+                  {"broker restart", test_broker_restart},
                   {NULL, NULL}}},
                 {NULL}};
         return rill_test_run(suites);

@@ -17,7 +17,8 @@
  *   offset; a consumer from the beginning (or from a deleted offset, with
  *   auto.offset.reset=earliest) starts there; deleting past the high
  *   watermark fails with OFFSET_OUT_OF_RANGE; deleting to the end empties
- *   the partition and new records still get the next offsets.
+ *   the partition and new records still get the next offsets; the new log
+ *   start survives a clean restart and a crash of the broker.
  * - Compaction (cleanup.policy=compact, tiny segments, min.cleanable.dirty.
  *   ratio=0.01, delete.retention.ms=2000): eventually only the last value of
  *   each key remains, at its original offset; tombstoned keys vanish entirely
@@ -227,6 +228,51 @@ test_delete_records(void)
         rill_test_recs_free(&sent);
         rill_test_recs_free(&got);
         rill_test_recs_free(&more);
+}
+
+/* The log start offset set by DeleteRecords is durable: it survives a
+ * clean restart and a crash (rill_broker_kill) of the broker. */
+static void
+test_delete_records_survives_restart(void)
+{
+        const char *topic = "delete-records-restart";
+        const char *pkv[] = {"acks=all", NULL};
+        rill_test_recs_t sent = {0}, got = {0};
+        int64_t low = -1;
+        char err[256];
+        rd_kafka_t *p;
+
+        CU_ASSERT_FATAL(rill_test_create_topic(g_admin, topic, 1, NULL, DEADLINE_MS) == 0);
+        for (int i = 0; i < 50; i++) {
+                char v[32];
+                snprintf(v, sizeof(v), "r-%d", i);
+                rill_test_rec_add_str(&sent, NULL, v)->partition = 0;
+        }
+        p = rill_test_producer_new(g_bootstrap, pkv);
+        CU_ASSERT_FATAL(p != NULL);
+        CU_ASSERT_FATAL(rill_test_produce_all(p, topic, &sent, DEADLINE_MS) == 50);
+        rill_test_client_destroy(p);
+        CU_ASSERT_EQUAL(delete_records(topic, 30, &low), 0);
+        CU_ASSERT_EQUAL(low, 30);
+
+        for (int round = 0; round < 2; round++) {
+                if (round == 0) {
+                        CU_ASSERT_FATAL(rill_broker_restart(g_broker, err, sizeof(err)) == RILL_OK);
+                } else {
+                        CU_ASSERT_FATAL(rill_broker_kill(g_broker) == RILL_OK);
+                        CU_ASSERT_FATAL(rill_broker_start(g_broker, err, sizeof(err)) == RILL_OK);
+                }
+                /* Same port after a restart, so the bootstrap string stays valid. */
+                CU_ASSERT_STRING_EQUAL(rill_broker_bootstrap(g_broker), g_bootstrap);
+                CU_ASSERT_EQUAL(low_watermark(topic), 30);
+                CU_ASSERT_EQUAL(high_watermark(topic), 50);
+                CU_ASSERT(rill_test_read_topic(g_bootstrap, topic, 1, &got, DEADLINE_MS));
+                CU_ASSERT_EQUAL(got.cnt, 20);
+                if (got.cnt > 0)
+                        CU_ASSERT_EQUAL(got.v[0].offset, 30);
+                rill_test_recs_free(&got);
+        }
+        rill_test_recs_free(&sent);
 }
 
 /* ---- compaction ---- */
@@ -581,6 +627,7 @@ main(void)
                  suite_init,
                  suite_cleanup,
                  {{"delete_records", test_delete_records},
+                  {"delete_records_survives_restart", test_delete_records_survives_restart},
                   {"compaction", test_compaction},
                   {"retention_time", test_retention_time},
                   {"retention_size", test_retention_size},

@@ -32,6 +32,11 @@ setup(void)
             rd_kafka_mock_topic_create(mock, "it-mock-words-repartition", 4, 1) ||
             rd_kafka_mock_topic_create(mock, "it-mock-counts-store-changelog", 4, 1))
                 return 1;
+        if (rd_kafka_mock_topic_create(mock, "pat-alpha", 2, 1) ||
+            rd_kafka_mock_topic_create(mock, "pat-beta", 2, 1) ||
+            rd_kafka_mock_topic_create(mock, "pat-out", 2, 1) ||
+            rd_kafka_mock_topic_create(mock, "nopat-gamma", 2, 1))
+                return 1;
         for (int i = 0; i < 3; i++) {
                 char in[64], out[64];
                 snprintf(in, sizeof(in), "numbers-%d", i);
@@ -294,6 +299,75 @@ test_replace_thread_policy(void)
         free(dir);
 }
 
+static int
+count_topic(const char *topic, int partitions)
+{
+        char err[256];
+        rd_kafka_conf_t *c = rd_kafka_conf_new();
+        rd_kafka_topic_partition_list_t *tp = rd_kafka_topic_partition_list_new(partitions);
+        rd_kafka_message_t *m;
+        int n = 0, eofs = 0;
+        rd_kafka_conf_set(c, "bootstrap.servers", bootstrap, err, sizeof(err));
+        rd_kafka_conf_set(c, "group.id", "count-reader", err, sizeof(err));
+        rd_kafka_conf_set(c, "enable.partition.eof", "true", err, sizeof(err));
+        rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, c, err, sizeof(err));
+        for (int p = 0; p < partitions; p++)
+                rd_kafka_topic_partition_list_add(tp, topic, p)->offset = RD_KAFKA_OFFSET_BEGINNING;
+        rd_kafka_assign(rk, tp);
+        rd_kafka_topic_partition_list_destroy(tp);
+        int64_t deadline = rill_test_now_ms() + 10000;
+        while (eofs < partitions && rill_test_now_ms() < deadline) {
+                if (!(m = rd_kafka_consumer_poll(rk, 100)))
+                        continue;
+                if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
+                        eofs++;
+                else if (!m->err)
+                        n++;
+                rd_kafka_message_destroy(m);
+        }
+        rd_kafka_consumer_close(rk);
+        rd_kafka_destroy(rk);
+        return n;
+}
+
+/* A regex source subscribes to every matching topic (and only those). */
+static void
+test_pattern_source(void)
+{
+        char err[512];
+        char *dir = rill_test_tmpdir("rill-it-pat");
+        rill_builder_t *b = rill_builder_new();
+        rill_stream_to(rill_builder_stream_pattern(b, "pat-(alpha|beta)", NULL, NULL), "pat-out",
+                       NULL, NULL);
+        rill_topology_t *t = rill_builder_build(b, err, sizeof(err));
+        rill_builder_destroy(b);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+        rd_kafka_t *p = it_producer(bootstrap);
+        const char *topics[] = {"pat-alpha", "pat-beta", "nopat-gamma"};
+        for (int i = 0; i < 30; i++)
+                rd_kafka_producev(p, RD_KAFKA_V_TOPIC(topics[i % 3]), RD_KAFKA_V_KEY(&i, sizeof(i)),
+                                  RD_KAFKA_V_VALUE("v", 1), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                  RD_KAFKA_V_END);
+        CU_ASSERT_EQUAL(rd_kafka_flush(p, 10000), RD_KAFKA_RESP_ERR_NO_ERROR);
+        rd_kafka_destroy(p);
+        rill_conf_t *c = rill_conf_new();
+        rill_conf_set(c, "application.id", "it-pattern", err, sizeof(err));
+        rill_conf_set(c, "bootstrap.servers", bootstrap, err, sizeof(err));
+        rill_conf_set(c, "state.dir", dir, err, sizeof(err));
+        rill_conf_set(c, "commit.interval.ms", "100", err, sizeof(err));
+        rill_app_t *app = rill_app_new(t, c, err, sizeof(err));
+        CU_ASSERT_PTR_NOT_NULL_FATAL(app);
+        CU_ASSERT_EQUAL_FATAL(rill_app_start(app, err, sizeof(err)), RILL_OK);
+        CU_ASSERT_TRUE(RILL_WAIT_UNTIL(rill_app_records_processed(app) >= 20, 30000));
+        CU_ASSERT_EQUAL(rill_app_close(app, 10000), RILL_OK);
+        CU_ASSERT_EQUAL(rill_app_records_processed(app), 20);
+        CU_ASSERT_EQUAL(count_topic("pat-out", 2), 20);
+        rill_app_destroy(app);
+        rill_topology_destroy(t);
+        rill_test_rmdir(dir);
+        free(dir);
+}
+
 int
 main(void)
 {
@@ -304,6 +378,7 @@ main(void)
                   {"deserialization: log_and_continue", test_deserialization_log_and_continue},
                   {"deserialization: fail shuts down", test_deserialization_fail_shuts_down},
                   {"uncaught errors: replace thread", test_replace_thread_policy},
+                  {"pattern source", test_pattern_source},
                   {NULL, NULL}}},
                 {NULL}};
         return rill_test_run(suites);

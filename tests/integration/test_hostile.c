@@ -38,6 +38,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -600,6 +601,13 @@ test_disconnects(void)
         rill__wb_free(&batch);
 }
 
+static int
+unread_bytes(int fd)
+{
+        int n = 0;
+        return ioctl(fd, FIONREAD, &n) == 0 ? n : 0;
+}
+
 /* 5. A client that never reads its responses does not block the others. */
 static void
 test_never_reads(void)
@@ -657,6 +665,9 @@ test_never_reads(void)
                 sent++;
         }
         printf("\n  non-reader pipelined %zu Fetch requests\n", sent);
+        /* The broker has been answering them: unread responses pile up in
+         * the non-reader's socket (its own queue holds more). */
+        CU_ASSERT(RILL_WAIT_UNTIL(unread_bytes(fd) >= 64 * 1024, DEADLINE_MS));
         /* Other clients are served while that connection is stuck. */
         CU_ASSERT(broker_serves());
         rill__wb_reset(&body);

@@ -46,12 +46,14 @@ if [ "$mode" = perf ]; then
         grep -E 'window CLOCK_MONOTONIC' "$out/bench.err" | while read -r _ phase _ _ win; do
                 echo
                 echo "=== $phase ($win): self time, top 15"
-                perf report -i "$out/rilld.perf" --time "$win" --no-children --sort dso,sym \
-                        --stdio -g none 2>/dev/null | grep '%' | grep -v '^#' | head -15
+                { perf report -i "$out/rilld.perf" --time "$win" --no-children --sort dso,sym \
+                        --stdio -g none </dev/null 2>/dev/null | grep '%' | grep -v '^#' |
+                        head -15; } || true
                 echo "--- $phase: inclusive time of user-space frames, top 20"
-                perf report -i "$out/rilld.perf" --time "$win" --children --sort sym \
-                        --stdio -g none 2>/dev/null | grep '%' | grep -v '^#' | grep -v '\[k\]' |
-                        grep -v -E 'clone3|start_thread|0x0000' | head -20
+                { perf report -i "$out/rilld.perf" --time "$win" --children --sort sym \
+                        --stdio -g none </dev/null 2>/dev/null | grep '%' | grep -v '^#' |
+                        grep -v '\[k\]' | grep -v -E 'clone3|start_thread|0x0000' |
+                        head -20; } || true
         done
 else
         command -v valgrind >/dev/null || { echo "profile_rilld: valgrind not installed" >&2; exit 1; }
@@ -62,8 +64,8 @@ else
                         >"$out/bench.$tag.txt" 2>&1 || { cat "$out/bench.$tag.txt" >&2; exit 1; }
                 echo
                 echo "=== phases $phases: user-space instructions (Ir), top 15 functions"
-                callgrind_annotate --inclusive=no "$out/callgrind.$tag" 2>/dev/null |
-                        sed -n '/PROGRAM TOTALS/,$p' | grep -E '^ *[0-9,]+ ' | head -16
+                { callgrind_annotate --inclusive=no "$out/callgrind.$tag" 2>/dev/null |
+                        sed -n '/PROGRAM TOTALS/,$p' | grep -E '^ *[0-9,]+ ' | head -16; } || true
         done
 fi
 echo

@@ -10,7 +10,7 @@ PKGS=(
   libssl-dev zlib1g-dev liblz4-dev libzstd-dev libsnappy-dev
   libjansson-dev
   kcat nodejs npm
-  procps
+  procps linux-perf valgrind
 )
 
 missing=()

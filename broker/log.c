@@ -10,9 +10,10 @@
  * with an index entry when that timestamp grew). Index files are not
  * preallocated: they grow with append(), so an idle partition costs a few
  * bytes on disk. Other files: ".rill_cleanshutdown" (written by close(),
- * removed by open()), "log-start-offset" (DeleteRecords checkpoint) and
- * "cleaner-offset-checkpoint" (first dirty offset for compaction), both
- * replaced atomically via tmp + rename.
+ * removed by open()), "log-start-offset" (DeleteRecords checkpoint),
+ * "cleaner-offset-checkpoint" (first dirty offset for compaction) and
+ * "recovery-point-offset" (see below), all replaced atomically via tmp +
+ * rename.
  *
  * Memory and fds: per segment only a small seg_t (offsets, sizes, max
  * timestamp); index lookups pread() the index files (binary search), so
@@ -35,28 +36,89 @@
  * written with a single pwrite(). A failed write truncates the segment
  * back to its previous size.
  *
- * Durability and recovery: a segment is fsync()ed (data and indexes) when
- * it is rolled, so after a crash only the last segment can hold a torn
- * tail. Without the clean-shutdown marker, open() re-validates every batch
- * of the last segment (size, magic, CRC, offsets), truncates at the first
- * invalid byte, and rebuilds its indexes. With or without the marker, every
- * segment's indexes get a cheap sanity check (sizes, last entries point at a
- * real batch) and are rebuilt when they fail it; the batches after the last
- * index entry are always re-validated.
+ * Durability and recovery: a closed segment is durable (data and indexes
+ * fsync()ed) once it is below the recovery point. Without a syncer the
+ * fsync happens in roll() itself; with one (see "Background work") it is
+ * deferred, and the file "recovery-point-offset" records how far the
+ * deferred fsyncs have got: every closed segment that ends at or below it
+ * is durable. Without the clean-shutdown marker, open() re-validates every
+ * batch (size, magic, CRC, offsets) of the last segment and of every
+ * segment reaching above the recovery point, truncates each at its first
+ * invalid byte, rebuilds its indexes and fsyncs the closed ones, then
+ * moves the recovery point up. With or without the marker, every segment's
+ * indexes get a cheap sanity check (sizes, last entries point at a real
+ * batch) and are rebuilt when they fail it; the batches after the last
+ * index entry are always re-validated. The recovery point file exists only
+ * for logs that ever deferred a roll fsync (it is created, synchronously,
+ * before the first one); without it only the last segment is re-validated,
+ * as every earlier one was fsynced when it rolled.
  *
- * Compaction (rill__log_compact) rewrites closed segments one at a time
- * into <base>.log.cleaned (+ index files), fsyncs, removes the old index
- * files, then renames the new files into place; open() deletes leftover
- * *.cleaned files and rebuilds any missing index, so a crash at any point
- * leaves a consistent log. See the comment above rill__log_compact for the
- * tombstone rule.
+ * Compaction rewrites closed segments into <base>.log.cleaned (+ index
+ * files), fsyncs them, removes the old index files, then renames the new
+ * files into place; open() deletes leftover *.cleaned files and rebuilds
+ * any missing index, so a crash at any point leaves a consistent log. See
+ * the comment above the compaction code for the rules (tombstones, dirty
+ * ratio, lags).
  *
- * Blocking: everything is synchronous on the caller's thread. The costly
- * calls are the fsync() of a segment when it is rolled, recovery in open(),
- * and rill__log_compact(), which rewrites segments; callers that cannot
- * afford that on an event loop should run them elsewhere.
+ * Background work. A log is owned by one thread (the broker's event loop),
+ * and nothing of it is locked. Two costly things can nevertheless run on
+ * other threads, through objects that carry their own copy of what they
+ * need and a reference to a small shared state (bgstate_t: a mutex, a
+ * "dead" flag set when the log is closed or deleted, a truncation epoch,
+ * the recovery point), so that they stay valid whatever happens to the log:
  *
- * Threading: none; a log belongs to one thread (see log.h).
+ * - Sync tasks (rill__log_sync_t). With a syncer set and no flush policy
+ *   (flush.messages and flush.ms unset), roll() writes the pending index
+ *   entries and hands the closed segment's descriptors (the .log fd that
+ *   was the active one, plus the two index files) to a task instead of
+ *   fsyncing them; the task fsyncs them and the directory, then advances
+ *   the recovery point (in memory and, through <file>.bg.tmp + rename, on
+ *   disk). Directory fsyncs after retention and compaction and the
+ *   compaction checkpoint go the same way. The syncer runs a log's tasks in
+ *   order on one thread. A log with a flush policy keeps its roll
+ *   synchronous: flush.messages=1 still means every acknowledged write is
+ *   fsynced before the response. Closing a log cleanly fsyncs whatever
+ *   closed segment the syncer has not confirmed before it writes the
+ *   marker, so a clean shutdown never depends on the syncer being drained.
+ *
+ * - Compaction jobs (rill__compact_job_t), in three steps. The plan runs
+ *   on the log's thread: it applies the dirty-ratio and lag rules and
+ *   copies the base, size and largest timestamp of the cleanable (closed)
+ *   segments into the job. The build runs anywhere and touches only the
+ *   job: it opens those segments by path through its own descriptors
+ *   (closed segments never change in place: they are only deleted, by
+ *   retention, DeleteRecords, truncation or topic deletion, all on the
+ *   log's thread, and an unlinked file stays readable through an open
+ *   descriptor), builds the key map, and writes and fsyncs the .cleaned
+ *   files. A segment with nothing to drop is left alone. Between batches it
+ *   asks the caller's go_on() (cancellation) and checks the dead flag. The
+ *   commit runs on the log's thread, so it is atomic with respect to
+ *   appends and reads: it renames the results into place, updates the
+ *   in-memory segments, drops the read cache and advances the compaction
+ *   checkpoint. It discards everything (removing the .cleaned files) when
+ *   the build failed or was cancelled, the log was truncated (epoch), the
+ *   topic is no longer compacted, or a planned segment is still there but
+ *   different; results for segments deleted from the front meanwhile are
+ *   dropped and the rest is committed. A busy flag keeps one job per log.
+ *
+ *   Files in the directory are created, renamed or unlinked from another
+ *   thread only under the shared mutex and only while the log is alive;
+ *   closing or deleting the log sets "dead" under that mutex before the
+ *   directory is touched, so a topic deletion (rmtree) never races with a
+ *   background creation, and a re-created topic of the same name never
+ *   sees a stale task's checkpoint. Leftovers (*.cleaned, *.tmp) of work
+ *   cut short are removed by the next open().
+ *
+ * rill__log_compact() chains the three steps on the caller's thread.
+ *
+ * Blocking: without a syncer everything is synchronous on the caller's
+ * thread. With one, the remaining costly calls on the log's thread are
+ * recovery in open(), the fsyncs that a flush policy asks for, and the
+ * small checkpoint writes of DeleteRecords and truncation.
+ *
+ * Threading: a log belongs to one thread (see log.h); rill__log_sync_run,
+ * rill__log_sync_drop, rill__compact_job_build and rill__compact_job_free
+ * run on any thread.
  */
 #include "log.h"
 
@@ -65,6 +127,8 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,6 +144,7 @@
 #define CLEAN_MARKER ".rill_cleanshutdown"
 #define START_CKPT "log-start-offset"
 #define CLEANER_CKPT "cleaner-offset-checkpoint"
+#define RP_CKPT "recovery-point-offset"
 #define IDX_ENTRY 8
 #define TIDX_ENTRY 12
 #define PENDING_MAX 64
@@ -96,8 +161,29 @@ typedef struct seg {
         int64_t created_ms; /* wall clock when created or loaded */
 } seg_t;
 
+/*
+ * State shared between a log and the background work it hands out (sync
+ * tasks, compaction jobs). Reference-counted: it outlives the log for as
+ * long as some task or job still points at it. Fields marked (mu) are
+ * guarded by mu; epoch is written by the log's thread under mu, so that
+ * thread may read it without the lock.
+ */
+typedef struct bgstate {
+        atomic_int refs;
+        pthread_mutex_t mu;
+        atomic_bool dead;  /* log closed or deleted: leave its directory alone */
+        atomic_bool busy;  /* a compaction job is outstanding */
+        uint64_t epoch;    /* bumped by truncation: older tasks and jobs are stale */
+        int64_t synced_to; /* (mu) closed segments ending at or below are durable */
+        int64_t rp_disk;   /* (mu) value in the recovery-point file, -1 if none */
+        char *dir;         /* immutable copy of the log's directory */
+} bgstate_t;
+
 struct rill__log {
         char *dir;
+        bgstate_t *st;
+        rill__log_syncer_fn *syncer;
+        void *syncer_opaque;
         rill__log_conf_t conf;
         seg_t *segs;
         int nsegs, segs_cap;
@@ -262,6 +348,119 @@ write_ckpt(const rill__log_t *log, const char *name, int64_t v)
 
 static int64_t seg_largest_ts(const rill__log_t *log, int si);
 
+/* ------------------------------------------------------------------------ */
+/* Shared state and files touched from background threads                   */
+/* ------------------------------------------------------------------------ */
+
+static bgstate_t *
+bg_new(const char *dir)
+{
+        bgstate_t *st = RILL__NEW(bgstate_t);
+        atomic_init(&st->refs, 1);
+        pthread_mutex_init(&st->mu, NULL);
+        atomic_init(&st->dead, false);
+        atomic_init(&st->busy, false);
+        st->rp_disk = -1;
+        st->dir = rill__strdup(dir);
+        return st;
+}
+
+static bgstate_t *
+bg_ref(bgstate_t *st)
+{
+        atomic_fetch_add(&st->refs, 1);
+        return st;
+}
+
+static void
+bg_unref(bgstate_t *st)
+{
+        if (atomic_fetch_sub(&st->refs, 1) != 1)
+                return;
+        pthread_mutex_destroy(&st->mu);
+        rill__free(st->dir);
+        rill__free(st);
+}
+
+/* Marks the log gone. From now on background work creates, renames and
+ * unlinks nothing in its directory (which may be being removed). */
+static void
+bg_kill(bgstate_t *st)
+{
+        pthread_mutex_lock(&st->mu);
+        atomic_store(&st->dead, true);
+        pthread_mutex_unlock(&st->mu);
+}
+
+/* Creates (truncating) @p path for writing unless the log is gone; returns
+ * the fd, or -1 with errno set (ESHUTDOWN when the log is gone). Taking mu
+ * orders the creation before a directory removal that follows bg_kill(). */
+static int
+bg_create(bgstate_t *st, const char *path)
+{
+        int fd;
+        pthread_mutex_lock(&st->mu);
+        if (atomic_load(&st->dead)) {
+                pthread_mutex_unlock(&st->mu);
+                errno = ESHUTDOWN;
+                return -1;
+        }
+        fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        pthread_mutex_unlock(&st->mu);
+        return fd;
+}
+
+/* Unlinks @p path unless the log is gone (its removal takes care of it, or
+ * the next open removes leftovers). */
+static void
+bg_unlink(bgstate_t *st, const char *path)
+{
+        pthread_mutex_lock(&st->mu);
+        if (!atomic_load(&st->dead))
+                unlink(path);
+        pthread_mutex_unlock(&st->mu);
+}
+
+/*
+ * Background checkpoint write: <name>.bg.tmp (own name, so that it never
+ * collides with a write by the log's thread), fsync, then rename under mu
+ * if the log is alive and no truncation happened since @p epoch. For
+ * RP_CKPT the new value is recorded in st->rp_disk. Returns 0 or -1.
+ */
+static int
+bg_write_ckpt(bgstate_t *st, const char *name, int64_t value, uint64_t epoch)
+{
+        char tmp[PATH_BUF], dst[PATH_BUF], buf[32];
+        int fd, r = -1;
+        snprintf(tmp, sizeof(tmp), "%s/%s.bg.tmp", st->dir, name);
+        snprintf(dst, sizeof(dst), "%s/%s", st->dir, name);
+        snprintf(buf, sizeof(buf), "%" PRId64 "\n", value);
+        fd = bg_create(st, tmp);
+        if (fd < 0)
+                return -1;
+        if (pwrite_all(fd, buf, strlen(buf), 0) == 0 && fsync(fd) == 0)
+                r = 0;
+        close(fd);
+        pthread_mutex_lock(&st->mu);
+        if (atomic_load(&st->dead)) {
+                r = -1;
+        } else if (r != 0 || st->epoch != epoch ||
+                   (strcmp(name, RP_CKPT) == 0 && value <= st->rp_disk)) {
+                unlink(tmp);
+                r = -1;
+        } else if (rename(tmp, dst) != 0) {
+                unlink(tmp);
+                r = -1;
+        } else {
+                if (strcmp(name, RP_CKPT) == 0)
+                        st->rp_disk = value;
+        }
+        pthread_mutex_unlock(&st->mu);
+        if (r == 0)
+                rill__fsync_dir(st->dir);
+        return r;
+}
+
 /* Offsets and timestamps read from disk or sent by clients are arbitrary
  * int64 values: arithmetic on them wraps or saturates instead of
  * overflowing (undefined behaviour). */
@@ -346,6 +545,120 @@ seg_rd_fd(rill__log_t *log, int si)
         log->rd_fd = open(path, O_RDONLY | O_CLOEXEC);
         log->rd_base = log->rd_fd >= 0 ? log->segs[si].base : -1;
         return log->rd_fd;
+}
+
+/* ---- sync tasks ---- */
+
+enum { SYNC_SEGMENT, SYNC_DIR, SYNC_CLEANER_CKPT };
+
+struct rill__log_sync {
+        bgstate_t *st;
+        int kind;
+        uint64_t epoch;
+        int fds[3];    /* SYNC_SEGMENT: .log, .index, .timeindex (-1 = none) */
+        int64_t value; /* SYNC_SEGMENT: the segment's end offset; SYNC_CLEANER_CKPT: checkpoint */
+};
+
+static rill__log_sync_t *
+sync_new(rill__log_t *log, int kind)
+{
+        rill__log_sync_t *t = RILL__NEW(rill__log_sync_t);
+        t->st = bg_ref(log->st);
+        t->kind = kind;
+        t->epoch = log->st->epoch;
+        t->fds[0] = t->fds[1] = t->fds[2] = -1;
+        return t;
+}
+
+static void
+sync_free(rill__log_sync_t *t)
+{
+        for (int i = 0; i < 3; i++)
+                if (t->fds[i] >= 0)
+                        close(t->fds[i]);
+        bg_unref(t->st);
+        rill__free(t);
+}
+
+void
+rill__log_sync_drop(rill__log_sync_t *task)
+{
+        if (task)
+                sync_free(task);
+}
+
+void
+rill__log_sync_run(rill__log_sync_t *t)
+{
+        bgstate_t *st = t->st;
+        bool ok = true, write_rp = false;
+
+        if (atomic_load(&st->dead)) {
+                /* Closed (the close made everything durable itself) or
+                 * deleted (nothing to keep): only the descriptors go. */
+                sync_free(t);
+                return;
+        }
+        switch (t->kind) {
+        case SYNC_SEGMENT:
+                for (int i = 0; i < 3; i++) {
+                        if (t->fds[i] >= 0 && fdatasync(t->fds[i]) != 0) {
+                                RILL_LOG_E(LOG_COMP, "%s: fsync of a rolled segment (ending at offset %" PRId64
+                                           "): %s", st->dir, t->value, strerror(errno));
+                                ok = false;
+                        }
+                }
+                if (!ok)
+                        break;
+                rill__fsync_dir(st->dir);
+                pthread_mutex_lock(&st->mu);
+                if (st->epoch == t->epoch) {
+                        if (t->value > st->synced_to)
+                                st->synced_to = t->value;
+                        write_rp = st->rp_disk >= 0 && t->value > st->rp_disk;
+                }
+                pthread_mutex_unlock(&st->mu);
+                if (write_rp && bg_write_ckpt(st, RP_CKPT, t->value, t->epoch) != 0 &&
+                    !atomic_load(&st->dead))
+                        RILL_LOG_D(LOG_COMP, "%s: recovery point not advanced to %" PRId64, st->dir,
+                                   t->value);
+                break;
+        case SYNC_DIR:
+                rill__fsync_dir(st->dir);
+                break;
+        case SYNC_CLEANER_CKPT:
+                /* The renames of the compacted segments first, then the
+                 * checkpoint that says they are clean. */
+                rill__fsync_dir(st->dir);
+                if (bg_write_ckpt(st, CLEANER_CKPT, t->value, t->epoch) != 0 && !atomic_load(&st->dead))
+                        RILL_LOG_W(LOG_COMP, "%s: writing %s failed", st->dir, CLEANER_CKPT);
+                break;
+        }
+        sync_free(t);
+}
+
+/* True when the log defers fsyncs to a syncer (see rill__log_set_syncer). */
+static bool
+defers_roll_sync(const rill__log_t *log)
+{
+        return log->syncer && log->conf.flush_messages == INT64_MAX && log->conf.flush_ms == INT64_MAX;
+}
+
+/* fsyncs the log directory now, or hands that to the syncer. */
+static void
+dir_sync(rill__log_t *log)
+{
+        if (log->syncer)
+                log->syncer(log->syncer_opaque, sync_new(log, SYNC_DIR));
+        else
+                rill__fsync_dir(log->dir);
+}
+
+void
+rill__log_set_syncer(rill__log_t *log, rill__log_syncer_fn *fn, void *opaque)
+{
+        log->syncer = fn;
+        log->syncer_opaque = fn ? opaque : NULL;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -927,9 +1240,11 @@ close_active(rill__log_t *log, bool discard)
         log->fd = -1;
 }
 
-/* Creates an empty segment file set at @p base and appends it to segs. */
+/* Creates an empty segment file set at @p base and appends it to segs.
+ * The directory is fsynced unless @p defer_dir_sync (the caller's sync
+ * task does it). */
 static rill_err_t
-create_segment(rill__log_t *log, int64_t base)
+create_segment(rill__log_t *log, int64_t base, bool defer_dir_sync)
 {
         char path[PATH_BUF];
         const char *exts[3] = {".log", ".index", ".timeindex"};
@@ -949,7 +1264,8 @@ create_segment(rill__log_t *log, int64_t base)
                 }
                 close(fd);
         }
-        rill__fsync_dir(log->dir);
+        if (!defer_dir_sync)
+                rill__fsync_dir(log->dir);
         s = segs_insert(log, log->nsegs);
         s->base = base;
         s->next = base;
@@ -977,33 +1293,82 @@ finish_active_tidx(rill__log_t *log)
         log->tidx_last_ts = s->max_ts;
 }
 
-/* Closes the active segment (fsyncing it) and starts a new one at the log
- * end offset. On failure the current active segment stays active. */
+/* Makes sure a recovery-point file exists before the first segment whose
+ * fsync is deferred: from then on, open() after a crash validates every
+ * segment above it (see "Durability and recovery"). Returns 0 or -1. */
+static int
+ensure_recovery_point(rill__log_t *log, int64_t value)
+{
+        int64_t rp;
+        pthread_mutex_lock(&log->st->mu);
+        rp = log->st->rp_disk;
+        pthread_mutex_unlock(&log->st->mu);
+        if (rp >= 0)
+                return 0;
+        if (write_ckpt(log, RP_CKPT, value) != 0) {
+                RILL_LOG_W(LOG_COMP, "%s: writing %s: %s", log->dir, RP_CKPT, strerror(errno));
+                return -1;
+        }
+        pthread_mutex_lock(&log->st->mu);
+        log->st->rp_disk = value;
+        pthread_mutex_unlock(&log->st->mu);
+        return 0;
+}
+
+/*
+ * Closes the active segment and starts a new one at the log end offset.
+ * The closed segment (data and indexes) is fsynced here, or, when the log
+ * defers that to its syncer, its descriptors go to a sync task instead.
+ * On failure the current active segment stays active.
+ */
 static rill_err_t
 roll(rill__log_t *log)
 {
         seg_t *s = active_seg(log);
         int64_t base = s->next;
         int nsegs = log->nsegs;
+        bool defer = defers_roll_sync(log);
+        int old_fd = -1, ifd = -1, tfd = -1;
+        char path[PATH_BUF];
         rill_err_t err;
 
         if (s->size == 0)
                 return RILL_OK;
         finish_active_tidx(log);
-        if (fdatasync(log->fd) != 0) {
-                int e = errno;
-                RILL_LOG_E(LOG_COMP, "%s: fsync on roll: %s", log->dir, strerror(e));
-                return errno_err(e);
+        if (defer && ensure_recovery_point(log, s->base) != 0)
+                defer = false;
+        if (defer) {
+                /* Written now, fsynced by the task. */
+                pending_flush(log, false);
+                seg_path(log, s->base, ".index", path);
+                ifd = open(path, O_RDONLY | O_CLOEXEC);
+                seg_path(log, s->base, ".timeindex", path);
+                tfd = open(path, O_RDONLY | O_CLOEXEC);
+        } else {
+                if (fdatasync(log->fd) != 0) {
+                        int e = errno;
+                        RILL_LOG_E(LOG_COMP, "%s: fsync on roll: %s", log->dir, strerror(e));
+                        return errno_err(e);
+                }
+                /* Closed segments are never re-validated after a crash
+                 * (below the recovery point), only sanity-checked: their
+                 * indexes are made durable now. */
+                pending_flush(log, true);
         }
-        /* Closed segments are never re-validated after a crash, only
-         * sanity-checked: their indexes are made durable now. */
-        pending_flush(log, true);
-        if ((err = create_segment(log, base)) != RILL_OK)
+        if ((err = create_segment(log, base, defer)) != RILL_OK) {
+                if (ifd >= 0)
+                        close(ifd);
+                if (tfd >= 0)
+                        close(tfd);
                 return err;
+        }
+        if (defer) {
+                old_fd = log->fd;
+                log->fd = -1;
+        }
         close_active(log, false);
         if ((err = activate_last(log, NULL, 0)) != RILL_OK) {
                 /* Fall back to the previous segment. */
-                char path[PATH_BUF];
                 close_active(log, true);
                 seg_path(log, base, ".log", path);
                 unlink(path);
@@ -1013,12 +1378,53 @@ roll(rill__log_t *log)
                 unlink(path);
                 log->nsegs = nsegs;
                 activate_last(log, NULL, 0);
+                if (old_fd >= 0)
+                        close(old_fd);
+                if (ifd >= 0)
+                        close(ifd);
+                if (tfd >= 0)
+                        close(tfd);
                 return err;
+        }
+        if (defer) {
+                rill__log_sync_t *t = sync_new(log, SYNC_SEGMENT);
+                t->fds[0] = old_fd;
+                t->fds[1] = ifd;
+                t->fds[2] = tfd;
+                t->value = base;
+                log->syncer(log->syncer_opaque, t);
         }
         log->unflushed = 0;
         log->last_flush_ms = rill__now_ms();
-        RILL_LOG_D(LOG_COMP, "%s: rolled new segment at offset %" PRId64, log->dir, base);
+        RILL_LOG_D(LOG_COMP, "%s: rolled new segment at offset %" PRId64 "%s", log->dir, base,
+                   defer ? " (fsync of the previous one deferred)" : "");
         return RILL_OK;
+}
+
+/* fsyncs the .log and index files of the segment at @p base (by path;
+ * missing index files are skipped). Returns 0 or -1. */
+static int
+seg_sync_files(const rill__log_t *log, int64_t base)
+{
+        static const char *const exts[3] = {".log", ".index", ".timeindex"};
+        char path[PATH_BUF];
+        int r = 0;
+        for (int i = 0; i < 3; i++) {
+                int fd;
+                seg_path(log, base, exts[i], path);
+                fd = open(path, O_RDONLY | O_CLOEXEC);
+                if (fd < 0) {
+                        if (i == 0 || errno != ENOENT)
+                                r = -1;
+                        continue;
+                }
+                if (fdatasync(fd) != 0) {
+                        RILL_LOG_E(LOG_COMP, "%s: fsync: %s", path, strerror(errno));
+                        r = -1;
+                }
+                close(fd);
+        }
+        return r;
 }
 
 static int
@@ -1062,10 +1468,10 @@ rill__log_open(const char *dir, const rill__log_conf_t *conf, rill__log_t **out,
         rill__log_t *log;
         DIR *d;
         struct dirent *de;
-        int64_t *bases = NULL, ckpt;
+        int64_t *bases = NULL, ckpt, rp;
         size_t nb = 0, cb = 0;
         char path[PATH_BUF];
-        bool clean;
+        bool clean, recovered_closed = false;
         rill_err_t err = RILL_OK;
 
         *out = NULL;
@@ -1088,6 +1494,7 @@ rill__log_open(const char *dir, const rill__log_conf_t *conf, rill__log_t **out,
                 rill__free(log);
                 return RILL_ERR_IO;
         }
+        log->st = bg_new(dir);
         while ((de = readdir(d))) {
                 int64_t base;
                 if (has_suffix(de->d_name, ".cleaned") || has_suffix(de->d_name, ".tmp")) {
@@ -1112,13 +1519,30 @@ rill__log_open(const char *dir, const rill__log_conf_t *conf, rill__log_t **out,
 
         dir_path(log, CLEAN_MARKER, path);
         clean = access(path, F_OK) == 0;
-        if (!clean && nb)
-                RILL_LOG_I(LOG_COMP, "%s: no clean-shutdown marker, recovering last segment", dir);
+        rp = read_ckpt(log, RP_CKPT);
+        if (!clean && nb) {
+                if (rp >= 0 && nb > 1 && bases[nb - 2] >= rp)
+                        RILL_LOG_I(LOG_COMP, "%s: no clean-shutdown marker, recovering the segments "
+                                   "above the recovery point %" PRId64, dir, rp);
+                else
+                        RILL_LOG_I(LOG_COMP, "%s: no clean-shutdown marker, recovering last segment", dir);
+        }
 
         for (size_t i = 0; i < nb; i++) {
                 seg_t *s = segs_insert(log, log->nsegs);
+                /* After a crash: the last segment, and every segment whose
+                 * deferred fsync may not have happened (its offsets reach
+                 * above the recovery point), get a full validation. */
+                bool full = !clean && (i == nb - 1 || (rp >= 0 && bases[i + 1] > rp));
                 s->base = bases[i];
-                err = seg_load(log, s, i == nb - 1, !clean && i == nb - 1);
+                err = seg_load(log, s, i == nb - 1, full);
+                if (err == RILL_OK && full && i < nb - 1) {
+                        /* Recovered closed segments must be durable, as
+                         * every closed segment below the recovery point. */
+                        if (seg_sync_files(log, s->base) != 0)
+                                err = RILL_ERR_IO;
+                        recovered_closed = true;
+                }
                 if (err != RILL_OK) {
                         rill__errf(errstr, errstr_size, "%s: loading segment %020" PRId64 " failed",
                                    dir, bases[i]);
@@ -1134,7 +1558,7 @@ rill__log_open(const char *dir, const rill__log_conf_t *conf, rill__log_t **out,
 
         ckpt = read_ckpt(log, START_CKPT);
         if (log->nsegs == 0) {
-                err = create_segment(log, ckpt > 0 ? ckpt : 0);
+                err = create_segment(log, ckpt > 0 ? ckpt : 0, false);
                 if (err != RILL_OK) {
                         rill__errf(errstr, errstr_size, "%s: cannot create first segment", dir);
                         goto fail;
@@ -1143,8 +1567,18 @@ rill__log_open(const char *dir, const rill__log_conf_t *conf, rill__log_t **out,
         if ((err = activate_last(log, errstr, errstr_size)) != RILL_OK)
                 goto fail;
         log->start = RILL__MAX(ckpt, log->segs[0].base);
-        if (log->start > active_seg(log)->next)
+        if (log->start > active_seg(log)->next) {
+                /* A checkpoint beyond what recovery kept: rewrite it, or it
+                 * would hide the records appended from now on at the next
+                 * open. */
                 log->start = active_seg(log)->next;
+                if (write_ckpt(log, START_CKPT, log->start) != 0)
+                        RILL_LOG_W(LOG_COMP, "%s: rewriting %s: %s", dir, START_CKPT, strerror(errno));
+        }
+        if (recovered_closed && write_ckpt(log, RP_CKPT, active_seg(log)->base) == 0)
+                rp = active_seg(log)->base;
+        log->st->rp_disk = rp;
+        log->st->synced_to = active_seg(log)->base;
         log->cleaner_ckpt = read_ckpt(log, CLEANER_CKPT);
         if (log->cleaner_ckpt < 0)
                 log->cleaner_ckpt = 0;
@@ -1163,6 +1597,8 @@ rill__log_open(const char *dir, const rill__log_conf_t *conf, rill__log_t **out,
 fail:
         rill__free(bases);
         close_active(log, true);
+        bg_kill(log->st);
+        bg_unref(log->st);
         rill__free(log->segs);
         rill__free(log->dir);
         rill__free(log);
@@ -1192,10 +1628,29 @@ rill__log_flush(rill__log_t *log)
 static void
 log_free(rill__log_t *log, bool write_marker)
 {
+        int64_t synced, rp;
+
+        /* Background work of this log stops touching its directory. */
+        bg_kill(log->st);
+        pthread_mutex_lock(&log->st->mu);
+        synced = log->st->synced_to;
+        rp = log->st->rp_disk;
+        pthread_mutex_unlock(&log->st->mu);
         if (write_marker) {
                 char path[PATH_BUF];
                 int fd;
                 bool ok = rill__log_flush(log) == RILL_OK && pending_flush(log, true) == 0;
+                /* Closed segments whose deferred fsync was not confirmed
+                 * (the syncer was not drained first) are fsynced here: the
+                 * marker promises a durable log. */
+                for (int i = 0; ok && i < log->nsegs - 1; i++) {
+                        if (log->segs[i].next > synced && seg_sync_files(log, log->segs[i].base) != 0)
+                                ok = false;
+                }
+                /* Everything below the active segment is durable now. */
+                if (ok && rp >= 0 && rp < active_seg(log)->base &&
+                    write_ckpt(log, RP_CKPT, active_seg(log)->base) != 0)
+                        RILL_LOG_W(LOG_COMP, "%s: writing %s: %s", log->dir, RP_CKPT, strerror(errno));
                 dir_path(log, CLEAN_MARKER, path);
                 if (ok && (fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) >= 0) {
                         fsync(fd);
@@ -1205,6 +1660,7 @@ log_free(rill__log_t *log, bool write_marker)
         }
         close_active(log, !write_marker);
         rd_cache_drop(log);
+        bg_unref(log->st);
         rill__free(log->segs);
         rill__free(log->dir);
         rill__free(log);
@@ -1805,7 +2261,7 @@ rill__log_retention(rill__log_t *log, int64_t now_ms)
         }
         if (deleted) {
                 advance_start(log);
-                rill__fsync_dir(log->dir);
+                dir_sync(log);
         }
         return deleted;
 }
@@ -1860,6 +2316,34 @@ truncate_indexes(rill__log_t *log, const seg_t *s, int64_t size, int64_t next)
         }
 }
 
+/* After a truncation: the recovery point and the synced mark go back to
+ * the base of the (new) active segment, whose earlier data may still wait
+ * for a deferred fsync, and the compaction checkpoint to the end. */
+static void
+truncate_ckpts(rill__log_t *log)
+{
+        int64_t abase = active_seg(log)->base, end = rill__log_end_offset(log), rp;
+        pthread_mutex_lock(&log->st->mu);
+        if (log->st->synced_to > abase)
+                log->st->synced_to = abase;
+        rp = log->st->rp_disk;
+        pthread_mutex_unlock(&log->st->mu);
+        if (rp > abase) {
+                if (write_ckpt(log, RP_CKPT, abase) == 0) {
+                        pthread_mutex_lock(&log->st->mu);
+                        log->st->rp_disk = abase;
+                        pthread_mutex_unlock(&log->st->mu);
+                } else {
+                        RILL_LOG_E(LOG_COMP, "%s: writing %s: %s", log->dir, RP_CKPT, strerror(errno));
+                }
+        }
+        if (log->cleaner_ckpt > end) {
+                log->cleaner_ckpt = end;
+                if (write_ckpt(log, CLEANER_CKPT, end) != 0)
+                        RILL_LOG_W(LOG_COMP, "%s: writing %s: %s", log->dir, CLEANER_CKPT, strerror(errno));
+        }
+}
+
 rill_err_t
 rill__log_truncate(rill__log_t *log, int64_t offset)
 {
@@ -1874,18 +2358,22 @@ rill__log_truncate(rill__log_t *log, int64_t offset)
         if (offset >= rill__log_end_offset(log))
                 return RILL_OK;
         rd_cache_drop(log);
+        /* Sync tasks and compaction jobs planned before this point are
+         * stale: they no longer advance checkpoints or commit. */
+        pthread_mutex_lock(&log->st->mu);
+        log->st->epoch++;
+        pthread_mutex_unlock(&log->st->mu);
         if (offset <= log->segs[0].base) {
                 /* Everything goes: start over, empty, at @p offset. */
                 close_active(log, false);
                 while (log->nsegs > 0)
                         seg_delete(log, log->nsegs - 1, "truncation");
-                if ((err = create_segment(log, offset)) != RILL_OK ||
+                if ((err = create_segment(log, offset, false)) != RILL_OK ||
                     (err = activate_last(log, NULL, 0)) != RILL_OK)
                         return err;
                 log->start = offset;
                 write_ckpt(log, START_CKPT, offset);
-                if (log->cleaner_ckpt > offset)
-                        log->cleaner_ckpt = offset;
+                truncate_ckpts(log);
                 return RILL_OK;
         }
         si = seg_find(log, offset);
@@ -1923,8 +2411,7 @@ rill__log_truncate(rill__log_t *log, int64_t offset)
                 log->start = s->next;
                 write_ckpt(log, START_CKPT, log->start);
         }
-        if (log->cleaner_ckpt > s->next)
-                log->cleaner_ckpt = s->next;
+        truncate_ckpts(log);
         rill__fsync_dir(log->dir);
         return err;
 }
@@ -1953,7 +2440,8 @@ rill__log_abandon(rill__log_t *log)
  * - A key -> last offset map (keys hashed to 128 bits with a per-pass random
  *   seed) is built over the dirty segments, bounded in memory; a pass that
  *   fills it stops there and the next pass continues.
- * - Every cleanable segment is then rewritten: a record is dropped when the
+ * - Every cleanable segment up to the end of the map is then rewritten (one
+ *   with nothing to drop is left as it is): a record is dropped when the
  *   map holds a later offset for its key. Records with a null key are kept.
  *   Control and transactional batches are kept verbatim (transactions are
  *   not interpreted yet). A batch whose records are all kept is copied as
@@ -2121,30 +2609,148 @@ batch_skipped_by_cleaner(const rill__batch_hdr_t *h)
         return (h->attributes & (RILL__BATCH_ATTR_CONTROL | RILL__BATCH_ATTR_TRANSACTIONAL)) != 0;
 }
 
+/* ---- jobs ---- */
+
+/* What a job knows about one cleanable segment (captured by the plan) and
+ * what the build made of it. */
+enum { JS_TODO = 0, JS_GONE, JS_SAME, JS_CLEANED };
+
+typedef struct jseg {
+        int64_t base, size, largest_ts; /* at plan time */
+        int state;
+        int64_t nsize, next, max_ts, max_ts_off, first_ts; /* JS_CLEANED output */
+} jseg_t;
+
+struct rill__compact_job {
+        bgstate_t *st;
+        rill__log_t *log;       /* identity; dereferenced on the log's thread only */
+        uint64_t epoch;
+        int64_t now_ms, delete_retention_ms;
+        int32_t index_interval_bytes;
+        jseg_t *segs;           /* the cleanable segments, oldest first */
+        int nsegs;
+        int first_dirty;
+        int end;                /* segments [0, end) are rewritten */
+        int64_t mapped_to;      /* one past the last offset whose key is in the map */
+        int64_t dropped, clean_bytes, dirty_bytes;
+        size_t keys;
+        bool built;
+        rill_err_t err;
+        bool (*go_on)(void *opaque);
+        void *go_opaque;
+};
+
+static void
+job_path(const rill__compact_job_t *job, int64_t base, const char *ext, char *buf)
+{
+        snprintf(buf, PATH_BUF, "%s/%020" PRId64 "%s", job->st->dir, base, ext);
+}
+
+/* Removes the .cleaned files of job segment @p i (unless the log is gone). */
+static void
+job_remove_cleaned(rill__compact_job_t *job, int i)
+{
+        static const char *const exts[3] = {".log.cleaned", ".index.cleaned", ".timeindex.cleaned"};
+        char path[PATH_BUF];
+        for (int k = 0; k < 3; k++) {
+                job_path(job, job->segs[i].base, exts[k], path);
+                bg_unlink(job->st, path);
+        }
+        job->segs[i].state = JS_GONE;
+}
+
+/* Frees @p job, removing whatever .cleaned files it still has. */
+static void
+job_free(rill__compact_job_t *job)
+{
+        for (int i = 0; i < job->nsegs; i++)
+                if (job->segs[i].state == JS_CLEANED)
+                        job_remove_cleaned(job, i);
+        atomic_store(&job->st->busy, false);
+        bg_unref(job->st);
+        rill__free(job->segs);
+        rill__free(job);
+}
+
+void
+rill__compact_job_free(rill__compact_job_t *job)
+{
+        if (job)
+                job_free(job);
+}
+
+rill__log_t *
+rill__compact_job_log(const rill__compact_job_t *job)
+{
+        return atomic_load(&job->st->dead) ? NULL : job->log;
+}
+
+/* Between batches: false when the build must stop (cancelled, log gone). */
+static bool
+job_go_on(const rill__compact_job_t *job)
+{
+        if (atomic_load(&job->st->dead))
+                return false;
+        return !job->go_on || job->go_on(job->go_opaque);
+}
+
+/* Opens the .log of job segment @p i for reading. Returns the fd, or -1:
+ * *gone is set when the file is missing or no longer the planned one
+ * (retention deleted it meanwhile; commit sorts out the rest). */
+static int
+job_open_seg(const rill__compact_job_t *job, int i, bool *gone)
+{
+        char path[PATH_BUF];
+        int fd;
+        *gone = false;
+        job_path(job, job->segs[i].base, ".log", path);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) {
+                if (errno == ENOENT)
+                        *gone = true;
+                else
+                        RILL_LOG_E(LOG_COMP, "%s: open: %s", path, strerror(errno));
+                return -1;
+        }
+        if (fd_size(fd) != job->segs[i].size) {
+                close(fd);
+                *gone = true;
+                return -1;
+        }
+        return fd;
+}
+
 /*
- * Adds the keys of segment @p si to the map. Returns 1 when the whole
+ * Adds the keys of job segment @p i to the map. Returns 1 when the whole
  * segment was mapped, 0 when the map filled up (then *mapped_to is one past
- * the last offset whose key made it), -1 on an I/O error.
+ * the last offset whose key made it), 2 when the segment is gone, -1 on an
+ * I/O error, -2 when cancelled.
  */
 static int
-map_segment(rill__log_t *log, int si, kmap_t *m, int64_t *mapped_to)
+map_segment(rill__compact_job_t *job, int i, kmap_t *m, int64_t *mapped_to)
 {
-        const seg_t *s = &log->segs[si];
-        int fd = seg_rd_fd(log, si);
+        const jseg_t *s = &job->segs[i];
         int64_t pos = 0;
+        bool gone;
+        int fd = job_open_seg(job, i, &gone);
         fwin_t w;
         int ret = 1;
 
         if (fd < 0)
-                return -1;
+                return gone ? 2 : -1;
         fwin_init(&w, fd, s->size, 1 << 20);
         while (pos < s->size && ret == 1) {
                 int shrt;
-                const uint8_t *p = fwin_get(&w, pos, 12, &shrt);
+                const uint8_t *p;
                 size_t bsize;
                 rill__batch_hdr_t h;
                 rill__record_iter_t it;
                 rill__record_t r;
+                if (!job_go_on(job)) {
+                        ret = -2;
+                        break;
+                }
+                p = fwin_get(&w, pos, 12, &shrt);
                 if (!p) {
                         ret = -1;
                         break;
@@ -2175,6 +2781,7 @@ map_segment(rill__log_t *log, int si, kmap_t *m, int64_t *mapped_to)
                 pos += (int64_t)bsize;
         }
         fwin_free(&w);
+        close(fd);
         return ret;
 }
 
@@ -2197,9 +2804,11 @@ cleaned_flush(cleaned_t *c)
         return 0;
 }
 
-/* Appends one batch to the cleaned output, with index entries. */
+/* Appends one batch to the cleaned output, with index entries (the same
+ * rule as append()). */
 static int
-cleaned_add(rill__log_t *log, const seg_t *s, cleaned_t *c, const uint8_t *b, size_t bsize)
+cleaned_add(const rill__compact_job_t *job, const jseg_t *s, cleaned_t *c, const uint8_t *b,
+            size_t bsize)
 {
         rill__batch_hdr_t h;
         int64_t last;
@@ -2211,7 +2820,7 @@ cleaned_add(rill__log_t *log, const seg_t *s, cleaned_t *c, const uint8_t *b, si
                 c->max_ts = h.max_timestamp;
                 c->max_ts_off = last;
         }
-        if (c->since > log->conf.index_interval_bytes) {
+        if (c->since > job->index_interval_bytes) {
                 uint8_t *e = rill__wb_extend(&c->idx, IDX_ENTRY);
                 rill__put_be32(e, (uint32_t)(last - s->base));
                 rill__put_be32(e + 4, (uint32_t)c->size);
@@ -2233,38 +2842,60 @@ cleaned_add(rill__log_t *log, const seg_t *s, cleaned_t *c, const uint8_t *b, si
         return 0;
 }
 
+/* Writes @p content to a new file @p path (through bg_create) and fsyncs
+ * it. Returns 0 or -1 with errno set. */
+static int
+job_write_file(rill__compact_job_t *job, const char *path, const rill__wbuf_t *content)
+{
+        int fd = bg_create(job->st, path), r = 0;
+        if (fd < 0)
+                return -1;
+        if (pwrite_all(fd, content->buf, content->len, 0) != 0 || fsync(fd) != 0)
+                r = -1;
+        close(fd);
+        return r;
+}
+
 /*
- * Rewrites segment @p si keeping what the map and the delete horizon allow.
- * On success the segment's files are replaced (or deleted when nothing is
- * left) and *removed is set when the segment is gone.
+ * Rewrites job segment @p i into <base>.log.cleaned (+ .index.cleaned and
+ * .timeindex.cleaned), all fsynced, keeping what the map and the delete
+ * horizon allow. Sets the segment's state: JS_CLEANED, JS_SAME (nothing to
+ * drop: no files left behind) or JS_GONE.
  */
 static rill_err_t
-clean_segment(rill__log_t *log, int si, const kmap_t *m, int64_t mapped_to, int64_t now_ms,
-              bool *removed, int64_t *records_dropped)
+clean_segment(rill__compact_job_t *job, int i, const kmap_t *m)
 {
-        seg_t *s = &log->segs[si];
-        char lpath[PATH_BUF], cpath[PATH_BUF], path[PATH_BUF], cpath2[PATH_BUF];
-        int fd = seg_rd_fd(log, si);
-        bool drop_tombstones;
-        int64_t pos = 0;
+        jseg_t *s = &job->segs[i];
+        char cpath[PATH_BUF], path[PATH_BUF];
+        bool drop_tombstones, gone;
+        int64_t pos = 0, dropped = 0;
+        int fd = job_open_seg(job, i, &gone);
         fwin_t w;
         cleaned_t c;
         rill_err_t err = RILL_OK;
 
-        *removed = false;
-        if (fd < 0)
-                return RILL_ERR_IO;
-        drop_tombstones = seg_largest_ts(log, si) < sub_sat(now_ms, log->conf.delete_retention_ms);
-        seg_path(log, s->base, ".log", lpath);
-        seg_path(log, s->base, ".log.cleaned", cpath);
+        if (fd < 0) {
+                if (!gone)
+                        return RILL_ERR_IO;
+                s->state = JS_GONE;
+                return RILL_OK;
+        }
+        drop_tombstones = s->largest_ts < sub_sat(job->now_ms, job->delete_retention_ms);
+        job_path(job, s->base, ".log.cleaned", cpath);
         memset(&c, 0, sizeof(c));
         c.max_ts = c.max_ts_off = c.first_ts = c.tidx_last = -1;
         c.next = s->base;
-        c.fd = open(cpath, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        c.fd = bg_create(job->st, cpath);
         if (c.fd < 0) {
-                RILL_LOG_E(LOG_COMP, "%s: create: %s", cpath, strerror(errno));
-                return errno_err(errno);
+                int e = errno;
+                close(fd);
+                if (e == ESHUTDOWN)
+                        return RILL_ERR_SHUTDOWN;
+                RILL_LOG_E(LOG_COMP, "%s: create: %s", cpath, strerror(e));
+                return errno_err(e);
         }
+        /* From here on the files exist: failures below remove them. */
+        s->state = JS_CLEANED;
         rill__wb_init(&c.buf, 1 << 16);
         rill__wb_init(&c.idx, 256);
         rill__wb_init(&c.tidx, 256);
@@ -2272,12 +2903,17 @@ clean_segment(rill__log_t *log, int si, const kmap_t *m, int64_t mapped_to, int6
 
         while (pos < s->size && err == RILL_OK) {
                 int shrt, nkeep = 0, ntotal = 0, rc;
-                const uint8_t *p = fwin_get(&w, pos, 12, &shrt);
+                const uint8_t *p;
                 size_t bsize;
                 rill__batch_hdr_t h;
                 rill__record_iter_t it;
                 rill__record_t r;
 
+                if (!job_go_on(job)) {
+                        err = RILL_ERR_SHUTDOWN;
+                        break;
+                }
+                p = fwin_get(&w, pos, 12, &shrt);
                 if (!p) {
                         err = RILL_ERR_IO;
                         break;
@@ -2293,7 +2929,7 @@ clean_segment(rill__log_t *log, int si, const kmap_t *m, int64_t mapped_to, int6
                 if (batch_skipped_by_cleaner(&h) || rill__record_iter_init(&it, p, bsize) != RILL_OK) {
                         if (!batch_skipped_by_cleaner(&h))
                                 rill__record_iter_destroy(&it);
-                        if (cleaned_add(log, s, &c, p, bsize) != 0)
+                        if (cleaned_add(job, s, &c, p, bsize) != 0)
                                 err = errno_err(errno);
                         continue;
                 }
@@ -2305,7 +2941,7 @@ clean_segment(rill__log_t *log, int si, const kmap_t *m, int64_t mapped_to, int6
                                 int64_t latest = kmap_get(m, r.key, r.key_len);
                                 if (latest > r.offset)
                                         keep = false;
-                                else if (r.value_len < 0 && drop_tombstones && r.offset < mapped_to)
+                                else if (r.value_len < 0 && drop_tombstones && r.offset < job->mapped_to)
                                         keep = false;
                         }
                         nkeep += keep;
@@ -2313,11 +2949,11 @@ clean_segment(rill__log_t *log, int si, const kmap_t *m, int64_t mapped_to, int6
                 rill__record_iter_destroy(&it);
                 if (rc < 0 || nkeep == ntotal) {
                         /* Undecodable or untouched: copy as is. */
-                        if (cleaned_add(log, s, &c, p, bsize) != 0)
+                        if (cleaned_add(job, s, &c, p, bsize) != 0)
                                 err = errno_err(errno);
                         continue;
                 }
-                *records_dropped += ntotal - nkeep;
+                dropped += ntotal - nkeep;
                 if (nkeep == 0)
                         continue;
                 /* Pass 2: re-encode the survivors. */
@@ -2334,7 +2970,7 @@ clean_segment(rill__log_t *log, int si, const kmap_t *m, int64_t mapped_to, int6
                                 if (r.key_len >= 0) {
                                         int64_t latest = kmap_get(m, r.key, r.key_len);
                                         if (latest > r.offset ||
-                                            (r.value_len < 0 && drop_tombstones && r.offset < mapped_to))
+                                            (r.value_len < 0 && drop_tombstones && r.offset < job->mapped_to))
                                                 continue;
                                 }
                                 rill__batch_builder_add(&b, (int64_t)((uint64_t)r.offset - (uint64_t)h.base_offset),
@@ -2348,12 +2984,23 @@ clean_segment(rill__log_t *log, int si, const kmap_t *m, int64_t mapped_to, int6
                                 b.max_timestamp = h.max_timestamp;
                         rill__batch_builder_finish(&b);
                         rill__put_be32(b.buf.buf + RILL__BATCH_OFF_LEADER_EPOCH, (uint32_t)h.leader_epoch);
-                        if (cleaned_add(log, s, &c, b.buf.buf, b.buf.len) != 0)
+                        if (cleaned_add(job, s, &c, b.buf.buf, b.buf.len) != 0)
                                 err = errno_err(errno);
                         rill__batch_builder_destroy(&b);
                 }
         }
         fwin_free(&w);
+        close(fd);
+        if (err == RILL_OK && dropped == 0) {
+                /* Nothing to drop: the segment stays as it is. */
+                close(c.fd);
+                job_remove_cleaned(job, i);
+                s->state = JS_SAME;
+                rill__wb_free(&c.buf);
+                rill__wb_free(&c.idx);
+                rill__wb_free(&c.tidx);
+                return RILL_OK;
+        }
         if (err == RILL_OK && cleaned_flush(&c) != 0)
                 err = errno_err(errno);
         if (err == RILL_OK && fsync(c.fd) != 0)
@@ -2365,55 +3012,25 @@ clean_segment(rill__log_t *log, int si, const kmap_t *m, int64_t mapped_to, int6
                         rill__put_be64(e, (uint64_t)c.max_ts);
                         rill__put_be32(e + 8, (uint32_t)(c.max_ts_off - s->base));
                 }
-                if (write_indexes(log, s->base, &c.idx, &c.tidx, ".cleaned") != 0)
-                        err = errno_err(errno);
+                job_path(job, s->base, ".index.cleaned", path);
+                if (job_write_file(job, path, &c.idx) != 0)
+                        err = errno == ESHUTDOWN ? RILL_ERR_SHUTDOWN : errno_err(errno);
+                job_path(job, s->base, ".timeindex.cleaned", path);
+                if (err == RILL_OK && job_write_file(job, path, &c.tidx) != 0)
+                        err = errno == ESHUTDOWN ? RILL_ERR_SHUTDOWN : errno_err(errno);
         }
         rill__wb_free(&c.buf);
         rill__wb_free(&c.idx);
         rill__wb_free(&c.tidx);
         if (err != RILL_OK) {
-                RILL_LOG_E(LOG_COMP, "%s: compaction failed: %s", lpath, rill_err2str(err));
-                unlink(cpath);
-                seg_path(log, s->base, ".index.cleaned", path);
-                unlink(path);
-                seg_path(log, s->base, ".timeindex.cleaned", path);
-                unlink(path);
+                if (err != RILL_ERR_SHUTDOWN)
+                        RILL_LOG_E(LOG_COMP, "%s: compaction of segment %020" PRId64 " failed: %s",
+                                   job->st->dir, s->base, rill_err2str(err));
+                job_remove_cleaned(job, i);
                 return err;
         }
-        rd_cache_drop(log);
-        if (c.size == 0 && si > 0) {
-                unlink(cpath);
-                seg_delete(log, si, "compaction left it empty");
-                *removed = true;
-                return RILL_OK;
-        }
-        /* An emptied first segment stays (as an empty file) so that the log
-         * start offset does not move: compaction never makes offsets out of
-         * range, reads just skip ahead to the next record. */
-        /* Swap in: old indexes out first (a missing index is rebuilt at
-         * open), then the log (atomic rename), then the new indexes. */
-        seg_path(log, s->base, ".index", path);
-        unlink(path);
-        seg_path(log, s->base, ".timeindex", path);
-        unlink(path);
-        if (rename(cpath, lpath) != 0) {
-                err = errno_err(errno);
-                RILL_LOG_E(LOG_COMP, "%s: rename: %s", cpath, strerror(errno));
-                unlink(cpath);
-        }
-        seg_path(log, s->base, ".index.cleaned", cpath2);
-        seg_path(log, s->base, ".index", path);
-        if (rename(cpath2, path) != 0)
-                unlink(cpath2);
-        seg_path(log, s->base, ".timeindex.cleaned", cpath2);
-        seg_path(log, s->base, ".timeindex", path);
-        if (rename(cpath2, path) != 0)
-                unlink(cpath2);
-        rill__fsync_dir(log->dir);
-        if (err != RILL_OK)
-                return err;
-        log->total_size += c.size - s->size;
-        s->size = c.size;
+        job->dropped += dropped;
+        s->nsize = c.size;
         s->next = c.next;
         s->max_ts = c.max_ts;
         s->max_ts_off = c.max_ts_off;
@@ -2422,20 +3039,23 @@ clean_segment(rill__log_t *log, int si, const kmap_t *m, int64_t mapped_to, int6
 }
 
 rill_err_t
-rill__log_compact(rill__log_t *log, int64_t now_ms)
+rill__log_compact_plan(rill__log_t *log, int64_t now_ms, rill__compact_job_t **out)
 {
-        int lim, first_dirty = -1, end;
-        int64_t clean_bytes = 0, dirty_bytes = 0, mapped_to, dropped = 0;
+        int lim, first_dirty = -1;
+        int64_t clean_bytes = 0, dirty_bytes = 0, *lts;
         bool forced;
-        kmap_t m;
-        rill_err_t err = RILL_OK;
+        rill__compact_job_t *job;
 
-        if (!(log->conf.cleanup_policy & RILL__CLEANUP_COMPACT) || log->nsegs < 2)
+        *out = NULL;
+        if (!(log->conf.cleanup_policy & RILL__CLEANUP_COMPACT) || log->nsegs < 2 ||
+            atomic_load(&log->st->busy))
                 return RILL_DECLINED;
         /* Cleanable: closed segments older than min.compaction.lag.ms. */
+        lts = rill__malloc((size_t)log->nsegs * sizeof(*lts));
         lim = log->nsegs - 1;
         for (int i = 0; i < lim; i++) {
-                if (seg_largest_ts(log, i) > sub_sat(now_ms, log->conf.min_compaction_lag_ms)) {
+                lts[i] = seg_largest_ts(log, i);
+                if (lts[i] > sub_sat(now_ms, log->conf.min_compaction_lag_ms)) {
                         lim = i;
                         break;
                 }
@@ -2448,53 +3068,242 @@ rill__log_compact(rill__log_t *log, int64_t now_ms)
                 else
                         dirty_bytes += log->segs[i].size;
         }
-        if (first_dirty < 0 || dirty_bytes == 0)
+        if (first_dirty < 0 || dirty_bytes == 0) {
+                rill__free(lts);
                 return RILL_DECLINED;
+        }
         forced = log->conf.max_compaction_lag_ms >= 0 && log->conf.max_compaction_lag_ms < INT64_MAX &&
-                 seg_largest_ts(log, first_dirty) < sub_sat(now_ms, log->conf.max_compaction_lag_ms);
+                 lts[first_dirty] < sub_sat(now_ms, log->conf.max_compaction_lag_ms);
         if (!forced && (double)dirty_bytes / (double)(clean_bytes + dirty_bytes) <
-                               log->conf.min_cleanable_dirty_ratio)
+                               log->conf.min_cleanable_dirty_ratio) {
+                rill__free(lts);
                 return RILL_DECLINED;
+        }
+        job = RILL__NEW(rill__compact_job_t);
+        job->st = bg_ref(log->st);
+        job->log = log;
+        job->epoch = log->st->epoch;
+        job->now_ms = now_ms;
+        job->delete_retention_ms = log->conf.delete_retention_ms;
+        job->index_interval_bytes = log->conf.index_interval_bytes;
+        job->nsegs = lim;
+        job->first_dirty = first_dirty;
+        job->clean_bytes = clean_bytes;
+        job->dirty_bytes = dirty_bytes;
+        job->segs = rill__calloc((size_t)lim, sizeof(*job->segs));
+        for (int i = 0; i < lim; i++) {
+                job->segs[i].base = log->segs[i].base;
+                job->segs[i].size = log->segs[i].size;
+                job->segs[i].largest_ts = lts[i];
+        }
+        rill__free(lts);
+        atomic_store(&log->st->busy, true);
+        *out = job;
+        return RILL_OK;
+}
 
-        /* Map the dirty segments. */
+rill_err_t
+rill__compact_job_build(rill__compact_job_t *job, bool (*go_on)(void *opaque), void *opaque)
+{
+        kmap_t m;
+        rill_err_t err = RILL_OK;
+
+        job->go_on = go_on;
+        job->go_opaque = opaque;
         memset(&m, 0, sizeof(m));
         m.slots = 1024;
         m.t = rill__calloc(m.slots, sizeof(*m.t));
         m.seed1 = rand64();
         m.seed2 = rand64() ^ 0x5851F42D4C957F2DULL;
-        mapped_to = log->segs[first_dirty].base;
-        end = first_dirty;
-        for (int i = first_dirty; i < lim; i++) {
-                int r = map_segment(log, i, &m, &mapped_to);
+
+        /* Map the dirty segments. */
+        job->mapped_to = job->segs[job->first_dirty].base;
+        job->end = job->first_dirty;
+        for (int i = job->first_dirty; i < job->nsegs; i++) {
+                int r = map_segment(job, i, &m, &job->mapped_to);
                 if (r < 0) {
-                        rill__free(m.t);
-                        return RILL_ERR_IO;
+                        err = r == -2 ? RILL_ERR_SHUTDOWN : RILL_ERR_IO;
+                        break;
                 }
-                end = i + 1;
+                job->end = i + 1;
+                if (r == 2)
+                        job->segs[i].state = JS_GONE;
                 if (r == 0)
                         break;
         }
-        RILL_LOG_D(LOG_COMP, "%s: compacting segments up to offset %" PRId64 " (%zu keys, dirty %" PRId64
-                   " of %" PRId64 " bytes)", log->dir, mapped_to, m.used, dirty_bytes,
-                   clean_bytes + dirty_bytes);
+        job->keys = m.used;
+        if (err == RILL_OK)
+                RILL_LOG_D(LOG_COMP, "%s: compacting segments up to offset %" PRId64 " (%zu keys, dirty %"
+                           PRId64 " of %" PRId64 " bytes)", job->st->dir, job->mapped_to, m.used,
+                           job->dirty_bytes, job->clean_bytes + job->dirty_bytes);
 
         /* Rewrite every segment up to the mapped end. */
-        for (int i = 0; i < end && err == RILL_OK;) {
-                bool removed;
-                err = clean_segment(log, i, &m, mapped_to, now_ms, &removed, &dropped);
-                if (removed)
-                        end--;
-                else
-                        i++;
+        for (int i = 0; i < job->end && err == RILL_OK; i++) {
+                if (job->segs[i].state == JS_GONE)
+                        continue;
+                err = clean_segment(job, i, &m);
         }
         rill__free(m.t);
+        if (err != RILL_OK) {
+                for (int i = 0; i < job->nsegs; i++)
+                        if (job->segs[i].state == JS_CLEANED)
+                                job_remove_cleaned(job, i);
+        }
+        job->go_on = NULL;
+        job->go_opaque = NULL;
+        job->err = err;
+        job->built = true;
+        return err;
+}
+
+/* Index of the segment whose base is @p base, or -1. */
+static int
+seg_index_of(const rill__log_t *log, int64_t base)
+{
+        int si = seg_find(log, base);
+        return log->nsegs > 0 && log->segs[si].base == base ? si : -1;
+}
+
+/*
+ * Swaps job segment @p js into segment @p si: old indexes out first (a
+ * missing index is rebuilt at open), then the log (atomic rename), then the
+ * new indexes. A segment left empty is deleted, except the first, which
+ * stays as an empty file so that the log start offset does not move:
+ * compaction never makes offsets out of range, reads just skip ahead.
+ */
+static rill_err_t
+swap_in(rill__log_t *log, int si, const rill__compact_job_t *job, int i)
+{
+        const jseg_t *js = &job->segs[i];
+        seg_t *s = &log->segs[si];
+        char lpath[PATH_BUF], cpath[PATH_BUF], path[PATH_BUF];
+        static const char *const iext[2] = {".index", ".timeindex"};
+
+        seg_path(log, s->base, ".log", lpath);
+        seg_path(log, s->base, ".log.cleaned", cpath);
+        if (js->nsize == 0 && si > 0) {
+                unlink(cpath);
+                for (int k = 0; k < 2; k++) {
+                        char ext[32];
+                        snprintf(ext, sizeof(ext), "%s.cleaned", iext[k]);
+                        seg_path(log, s->base, ext, path);
+                        unlink(path);
+                }
+                seg_delete(log, si, "compaction left it empty");
+                return RILL_OK;
+        }
+        for (int k = 0; k < 2; k++) {
+                seg_path(log, s->base, iext[k], path);
+                unlink(path);
+        }
+        if (rename(cpath, lpath) != 0) {
+                int e = errno;
+                RILL_LOG_E(LOG_COMP, "%s: rename: %s", cpath, strerror(e));
+                return errno_err(e);
+        }
+        for (int k = 0; k < 2; k++) {
+                char ext[32], dst[PATH_BUF];
+                snprintf(ext, sizeof(ext), "%s.cleaned", iext[k]);
+                seg_path(log, s->base, ext, path);
+                seg_path(log, s->base, iext[k], dst);
+                if (rename(path, dst) != 0)
+                        unlink(path);
+        }
+        log->total_size += js->nsize - s->size;
+        s->size = js->nsize;
+        s->next = js->next;
+        s->max_ts = js->max_ts;
+        s->max_ts_off = js->max_ts_off;
+        s->first_ts = js->first_ts;
+        return RILL_OK;
+}
+
+rill_err_t
+rill__log_compact_commit(rill__log_t *log, rill__compact_job_t *job)
+{
+        rill_err_t err = job->err;
+        bool ok = job->built && err == RILL_OK && job->log == log && job->epoch == log->st->epoch &&
+                  (log->conf.cleanup_policy & RILL__CLEANUP_COMPACT);
+        bool present_seen = false, changed = false;
+        int committed = 0, gone = 0;
+
+        /* Segments deleted since the plan must be a prefix (retention,
+         * DeleteRecords): their results are dropped. Any other difference
+         * - a segment present but not as planned, a gap - voids the pass:
+         * dropping a tombstone is only right when every older value of its
+         * key went too. */
+        for (int i = 0; ok && i < job->end; i++) {
+                const jseg_t *js = &job->segs[i];
+                int si = seg_index_of(log, js->base);
+                if (si < 0) {
+                        if (present_seen)
+                                ok = false;
+                        gone++;
+                        continue;
+                }
+                present_seen = true;
+                if (js->state == JS_GONE || si >= log->nsegs - 1 || log->segs[si].size != js->size)
+                        ok = false;
+        }
+        if (!ok) {
+                if (job->built && err == RILL_OK)
+                        RILL_LOG_I(LOG_COMP, "%s: compaction result discarded: the log changed during the pass",
+                                   log->dir);
+                job_free(job);
+                return err != RILL_OK ? err : RILL_DECLINED;
+        }
+        for (int i = 0; i < job->end && err == RILL_OK; i++) {
+                int si;
+                if (job->segs[i].state != JS_CLEANED)
+                        continue;
+                si = seg_index_of(log, job->segs[i].base);
+                if (si < 0) {
+                        job_remove_cleaned(job, i);
+                        continue;
+                }
+                err = swap_in(log, si, job, i);
+                job->segs[i].state = err == RILL_OK ? JS_SAME : JS_CLEANED;
+                committed++;
+                changed = true;
+        }
+        if (changed)
+                rd_cache_drop(log);
+        if (err != RILL_OK) {
+                /* The rest stays as it was (job_free removes its files);
+                 * the checkpoint does not move, the next pass redoes it. */
+                job_free(job);
+                return err;
+        }
+        if (job->mapped_to > log->cleaner_ckpt) {
+                log->cleaner_ckpt = job->mapped_to;
+                if (log->syncer) {
+                        rill__log_sync_t *t = sync_new(log, SYNC_CLEANER_CKPT);
+                        t->value = job->mapped_to;
+                        log->syncer(log->syncer_opaque, t);
+                } else {
+                        if (changed)
+                                rill__fsync_dir(log->dir);
+                        if (write_ckpt(log, CLEANER_CKPT, job->mapped_to) != 0)
+                                RILL_LOG_W(LOG_COMP, "%s: writing %s: %s", log->dir, CLEANER_CKPT,
+                                           strerror(errno));
+                }
+        } else if (changed) {
+                dir_sync(log);
+        }
+        RILL_LOG_I(LOG_COMP, "%s: compaction removed %" PRId64 " records (%d segment%s rewritten%s)",
+                   log->dir, job->dropped, committed, committed == 1 ? "" : "s",
+                   gone ? ", results for segments deleted meanwhile dropped" : "");
+        job_free(job);
+        return RILL_OK;
+}
+
+rill_err_t
+rill__log_compact(rill__log_t *log, int64_t now_ms)
+{
+        rill__compact_job_t *job;
+        rill_err_t err = rill__log_compact_plan(log, now_ms, &job);
         if (err != RILL_OK)
                 return err;
-        if (mapped_to > log->cleaner_ckpt) {
-                log->cleaner_ckpt = mapped_to;
-                if (write_ckpt(log, CLEANER_CKPT, mapped_to) != 0)
-                        RILL_LOG_W(LOG_COMP, "%s: writing %s: %s", log->dir, CLEANER_CKPT, strerror(errno));
-        }
-        RILL_LOG_I(LOG_COMP, "%s: compaction removed %" PRId64 " records", log->dir, dropped);
-        return RILL_OK;
+        rill__compact_job_build(job, NULL, NULL);
+        return rill__log_compact_commit(log, job);
 }

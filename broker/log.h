@@ -11,7 +11,12 @@
  * rebuilds indexes, logging what it did.
  *
  * Threading: a log is not thread-safe; each broker touches its logs only from
- * its event-loop thread.
+ * its event-loop thread. Two kinds of background work may run elsewhere, on
+ * objects that log.c hands out and that stay valid when the log goes away:
+ * sync tasks (rill__log_sync_t: the fsync of a rolled segment, of the
+ * directory, checkpoint writes; see rill__log_set_syncer) and compaction jobs
+ * (rill__compact_job_t: plan on the log's thread, build anywhere, commit on
+ * the log's thread). log.c's header comment describes the protocol.
  */
 #ifndef RILL_BROKER_LOG_H
 #define RILL_BROKER_LOG_H
@@ -140,6 +145,82 @@ int rill__log_retention(rill__log_t *log, int64_t now_ms);
  *  ratio warrants it: keeps the last record per key, drops tombstones older
  *  than delete.retention.ms. Returns RILL_OK or RILL_DECLINED (nothing to do). */
 rill_err_t rill__log_compact(rill__log_t *log, int64_t now_ms);
+
+/* ---- background work (additions: cleaner and flusher threads) ---- */
+
+/**
+ * A unit of deferred durability work for one log: the fsync of a segment that
+ * was rolled (then the recovery-point checkpoint), of the log's directory, or
+ * the write of the compaction checkpoint. Created by log.c on the log's
+ * thread and handed to the syncer; it owns its file descriptors and a
+ * reference to state shared with the log, so it stays valid (and harmless)
+ * after the log is closed or deleted.
+ */
+typedef struct rill__log_sync rill__log_sync_t;
+
+/** Receives a sync task; must eventually call rill__log_sync_run() or
+ *  rill__log_sync_drop() on it exactly once (tasks of one log in the order
+ *  they were handed over). Called on the log's thread; must not block. */
+typedef void(rill__log_syncer_fn)(void *opaque, rill__log_sync_t *task);
+
+/**
+ * Sets (or, with @p fn NULL, removes) the syncer of @p log. Without one, all
+ * fsyncs run synchronously on the caller's thread. With one, a log with the
+ * default flush policy (flush.messages and flush.ms unset) hands the fsync of
+ * a rolled segment, the directory fsyncs after segment creation, retention and
+ * compaction, and the compaction checkpoint to it; a log with a flush policy
+ * keeps its roll synchronous, so flush.messages=1 still means "fsynced before
+ * acknowledged". Closing the log cleanly fsyncs whatever the syncer has not
+ * confirmed yet before writing the clean-shutdown marker.
+ */
+void rill__log_set_syncer(rill__log_t *log, rill__log_syncer_fn *fn, void *opaque);
+/** Runs @p task (fsyncs, checkpoint writes; nothing when its log has been
+ *  closed or deleted meanwhile, except closing descriptors) and frees it.
+ *  Any thread; tasks of one log must run in order, one at a time. */
+void rill__log_sync_run(rill__log_sync_t *task);
+/** Frees @p task without doing its work (a simulated crash). Any thread. */
+void rill__log_sync_drop(rill__log_sync_t *task);
+
+/**
+ * A compaction pass split in three steps so that the expensive middle one
+ * can run on another thread:
+ *   1. rill__log_compact_plan() - log's thread: decides whether compaction is
+ *      due (same rules as rill__log_compact) and captures the closed segments
+ *      to work on;
+ *   2. rill__compact_job_build() - any thread, touches only the job: reads
+ *      those segments through its own descriptors and writes the compacted
+ *      <base>.log.cleaned files and their indexes, fsynced;
+ *   3. rill__log_compact_commit() - log's thread: swaps the results in, or
+ *      discards them (removing the .cleaned files) when the log changed in a
+ *      way that makes them invalid (truncation, config no longer compact,
+ *      failed or cancelled build). Segments deleted meanwhile from the front
+ *      of the log (retention, DeleteRecords) just have their result dropped.
+ * One job at a time per log: plan declines while one is outstanding.
+ */
+typedef struct rill__compact_job rill__compact_job_t;
+
+/** Step 1. @returns RILL_OK and a job in *out, RILL_DECLINED (nothing to do,
+ *  or a job of this log is outstanding) or RILL_ERR_IO. */
+rill_err_t rill__log_compact_plan(rill__log_t *log, int64_t now_ms, rill__compact_job_t **out);
+/**
+ * Step 2. @p go_on (may be NULL) is called between batches; when it returns
+ * false the build stops with RILL_ERR_SHUTDOWN. The build also stops when
+ * the job's log is closed or deleted. Any thread; one thread per job.
+ * @returns RILL_OK, RILL_ERR_SHUTDOWN, RILL_ERR_IO / RILL_ERR_NO_SPACE.
+ */
+rill_err_t rill__compact_job_build(rill__compact_job_t *job, bool (*go_on)(void *opaque),
+                                   void *opaque);
+/** The log a job belongs to, or NULL when that log has been closed or
+ *  deleted since the plan. Log's thread only. */
+rill__log_t *rill__compact_job_log(const rill__compact_job_t *job);
+/** Step 3: swaps the job's results into @p log (the job's log) or discards
+ *  them, and frees the job. @returns RILL_OK (committed), RILL_DECLINED
+ *  (discarded because the log changed) or the build's error. */
+rill_err_t rill__log_compact_commit(rill__log_t *log, rill__compact_job_t *job);
+/** Frees a job without committing it, removing its .cleaned files (unless
+ *  its log is closed or deleted: the next open removes leftovers). Any
+ *  thread, but not while the job is being built. NULL is a no-op. */
+void rill__compact_job_free(rill__compact_job_t *job);
 
 /** fsync()s the active segment and indexes. */
 rill_err_t rill__log_flush(rill__log_t *log);

@@ -936,6 +936,18 @@ thread_main(void *arg)
                 bool restoring = false;
 
                 if (atomic_load(&app->pause)) {
+                        /* A commit, rebalance or close follows: write out the
+                         * record caches first, on this thread. */
+                        for (int i = 0; i < th->ntasks && !th->failed; i++) {
+                                rill__task_t *t = th->tasks[i]->task;
+                                if (!th->tasks[i]->ready)
+                                        continue;
+                                rill__task_flush_caches(t);
+                                if (t->err != RILL_OK)
+                                        thread_fail(th, t->err, t->errmsg);
+                        }
+                        if (th->failed)
+                                break;
                         park(th);
                         continue;
                 }
@@ -1102,6 +1114,10 @@ commit_parked(rill_app_t *app, int64_t flush_timeout, bool force_ckpt)
         offs = rd_kafka_topic_partition_list_new(16);
         for (int i = 0; i < app->ntasks; i++) {
                 atask_t *at = app->tasks[i];
+                /* A task of a failed thread may hold cached updates that were
+                 * never written: its offsets must not be committed. */
+                if (rill__task_cache_dirty(at->task))
+                        continue;
                 for (int k = 0; k < at->noffs; k++) {
                         if (!at->offs[k].dirty)
                                 continue;
@@ -1557,6 +1573,8 @@ rill_app_new(const rill_topology_t *topo, rill_conf_t *conf, char *errstr, size_
         v = rill__conf_str(conf, "default.deserialization.exception.handler");
         app->env.deser_continue = !strcmp(v, "log_and_continue") ||
                                   !strcmp(v, "LogAndContinueExceptionHandler");
+        app->env.cache_budget = (size_t)RILL__MAX(
+                64 * 1024, rill__conf_int(conf, "statestore.cache.max.bytes") / (4 * app->nthreads));
         app->env.send = app_send;
         app->env.wall_clock = app_wall_clock;
         app->env.opaque = app;

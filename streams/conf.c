@@ -162,6 +162,12 @@ rill__conf_str(const rill_conf_t *c, const char *key)
         return k ? k->def : NULL;
 }
 
+bool
+rill__conf_is_set(const rill_conf_t *c, const char *key)
+{
+        return c && entry(c, key) != NULL;
+}
+
 int64_t
 rill__conf_int(const rill_conf_t *c, const char *key)
 {

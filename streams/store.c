@@ -47,6 +47,7 @@ rill__store_close(rill_kv_store_t *s)
 {
         if (!s)
                 return;
+        rill__cache_free(s->cache);
         s->ops->close(s->impl);
         rill__buf_free(&s->kbuf);
         rill__buf_free(&s->vbuf);
@@ -68,6 +69,8 @@ rill_kv_store_get(rill_kv_store_t *s, rill_bytes_t key, rill_bytes_t *value)
         rill_err_t r;
         if (!key.data)
                 return RILL_ERR_NOT_FOUND;
+        if (s->cache && (r = rill__cache_get(s->cache, key, value)) != RILL_DECLINED)
+                return r;
         r = s->ops->get(s->impl, key, value, err, sizeof(err));
         if (r != RILL_OK && r != RILL_ERR_NOT_FOUND)
                 RILL_LOG_E(RILL__LOGC, "store %s: %s", s->name, err);

@@ -145,6 +145,8 @@ struct rill_conf_s {
 
 /** The effective value of @p key (its default when unset), or NULL. */
 const char *rill__conf_str(const rill_conf_t *c, const char *key);
+/** True when @p key was set explicitly (not a default). */
+bool rill__conf_is_set(const rill_conf_t *c, const char *key);
 int64_t rill__conf_int(const rill_conf_t *c, const char *key);
 
 /* ---- topology ---- */
@@ -306,6 +308,23 @@ void *rill__rocksdb_store_open(const char *path, char *errstr, size_t errstr_siz
 
 typedef struct rill__task rill__task_t;
 
+/* The record cache (cache.c). */
+typedef struct rill__cache rill__cache_t;
+rill__cache_t *rill__cache_new(size_t budget);
+void rill__cache_free(rill__cache_t *c);
+/** RILL_OK (cached value), RILL_ERR_NOT_FOUND (cached delete), RILL_DECLINED (not cached). */
+rill_err_t rill__cache_get(const rill__cache_t *c, rill_bytes_t key, rill_bytes_t *value);
+/** Caches an update; @p old is the value before the first cached update of
+ *  the key. @returns true when the cache is over its budget. */
+bool rill__cache_put(rill__cache_t *c, rill_bytes_t key, rill_bytes_t value, rill_bytes_t old,
+                     int64_t ts);
+bool rill__cache_dirty(const rill__cache_t *c);
+/** Empties the cache, calling @p fn for each entry in first-update order. */
+void rill__cache_flush(rill__cache_t *c,
+                       void (*fn)(void *opaque, rill_bytes_t key, rill_bytes_t value,
+                                  rill_bytes_t old, int64_t ts),
+                       void *opaque);
+
 struct rill_kv_store_s {
         char *name;
         const rill__store_ops_t *ops;
@@ -313,6 +332,8 @@ struct rill_kv_store_s {
         rill__task_t *task;
         const rill__store_def_t *def;
         char *changelog;             /* full changelog topic, or NULL (no logging) */
+        rill__cache_t *cache;        /* record cache, or NULL */
+        const struct rill__node *cache_node; /* the node forwarding its flushes */
         rill_buf_t kbuf;
         rill_buf_t vbuf;
 };
@@ -333,6 +354,7 @@ typedef struct rill__task_env {
         const char *state_dir;           /* <state.dir>/<application.id> */
         rill_store_type_t default_store;
         bool deser_continue;             /* log_and_continue handler */
+        size_t cache_budget;             /* bytes per cached store instance */
         /* Sends a record (wire form). partition -1: by key (murmur2). */
         rill_err_t (*send)(void *opaque, rill__task_t *task, const char *topic, int32_t partition,
                            rill_bytes_t key, rill_bytes_t value, int64_t timestamp,
@@ -417,6 +439,10 @@ rill_err_t rill__task_punctuate_wall(rill__task_t *task, int64_t now);
 int64_t rill__task_next_wall(const rill__task_t *task);
 /** Flushes the stores. */
 rill_err_t rill__task_flush(rill__task_t *task);
+/** Flushes the record caches (writes and forwards the cached updates). */
+void rill__task_flush_caches(rill__task_t *task);
+/** True when a record cache holds updates not yet written. */
+bool rill__task_cache_dirty(const rill__task_t *task);
 /** Closes processors and stores and frees the task. NULL is a no-op. */
 void rill__task_destroy(rill__task_t *task);
 /** Latches a task error (first one wins). */

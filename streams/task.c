@@ -289,6 +289,73 @@ forward_change(rill__task_t *t, const rill__node_t *n, const rill_record_t *r, r
                 forward(t, n, &c);
 }
 
+/* Writes a table update to the node's store (if any) and forwards the
+ * change; with a record cache the update waits in the cache instead. */
+static void
+emit_update(rill__task_t *t, const rill__node_t *n, rill_kv_store_t *s, const rill_record_t *r,
+            rill_bytes_t newv, rill_bytes_t oldv)
+{
+        if (s && s->cache) {
+                rill_bytes_t first_old = oldv, cached;
+                /* The old value to forward is the one before the first
+                 * cached update: keep it if the key is already cached. */
+                if (rill__cache_get(s->cache, r->key, &cached) != RILL_DECLINED)
+                        first_old = rill_bytes(NULL, 0);
+                if (rill__cache_put(s->cache, r->key, newv, first_old, r->timestamp))
+                        rill__task_flush_caches(t);
+                return;
+        }
+        if (s)
+                store_write(s, r->key, newv);
+        forward_change(t, n, r, r->key, newv, oldv);
+}
+
+typedef struct flush_ctx {
+        rill__task_t *task;
+        rill_kv_store_t *store;
+} flush_ctx_t;
+
+static void
+flush_entry(void *opaque, rill_bytes_t key, rill_bytes_t value, rill_bytes_t old, int64_t ts)
+{
+        flush_ctx_t *fc = opaque;
+        rill__task_t *t = fc->task;
+        int64_t saved = t->cur_ts;
+        rill_record_t r;
+
+        if (t->err != RILL_OK)
+                return;
+        memset(&r, 0, sizeof(r));
+        r.key = key;
+        r.timestamp = ts;
+        r.partition = t->partition;
+        r.offset = -1;
+        t->cur_ts = ts;
+        store_write(fc->store, key, value);
+        forward_change(t, fc->store->cache_node, &r, key, value, old);
+        t->cur_ts = saved;
+}
+
+void
+rill__task_flush_caches(rill__task_t *t)
+{
+        for (int i = 0; i < t->topo->nstores; i++) {
+                rill_kv_store_t *s = t->stores[i];
+                flush_ctx_t fc = {t, s};
+                if (s && rill__cache_dirty(s->cache))
+                        rill__cache_flush(s->cache, flush_entry, &fc);
+        }
+}
+
+bool
+rill__task_cache_dirty(const rill__task_t *t)
+{
+        for (int i = 0; i < t->topo->nstores; i++)
+                if (t->stores[i] && rill__cache_dirty(t->stores[i]->cache))
+                        return true;
+        return false;
+}
+
 static void
 do_stream_agg(rill__task_t *t, const rill__node_t *n, const rill_record_t *r)
 {
@@ -334,8 +401,7 @@ do_stream_agg(rill__task_t *t, const rill__node_t *n, const rill_record_t *r)
                 break;
         }
         }
-        store_write(s, r->key, newv);
-        forward_change(t, n, r, r->key, newv, old);
+        emit_update(t, n, s, r, newv, old);
 }
 
 static void
@@ -349,8 +415,7 @@ do_to_table(rill__task_t *t, const rill__node_t *n, const rill_record_t *r)
                 return;
         }
         old = store_get_copy(t, s, r->key, &in->b[0]);
-        store_write(s, r->key, r->value);
-        forward_change(t, n, r, r->key, r->value, old);
+        emit_update(t, n, s, r, r->value, old);
 }
 
 static bool
@@ -370,9 +435,7 @@ do_table_filter(rill__task_t *t, const rill__node_t *n, const rill_record_t *r)
         rill_bytes_t oldv = table_keep(n, r, r->old_value) ? r->old_value : null_bytes();
         if (!newv.data && !oldv.data)
                 return;
-        if (n->store >= 0)
-                store_write(t->stores[n->store], r->key, newv);
-        forward_change(t, n, r, r->key, newv, oldv);
+        emit_update(t, n, n->store >= 0 ? t->stores[n->store] : NULL, r, newv, oldv);
 }
 
 static rill_bytes_t
@@ -393,9 +456,7 @@ do_table_map_values(rill__task_t *t, const rill__node_t *n, const rill_record_t 
         rill__node_inst_t *in = &t->inst[n->id];
         rill_bytes_t newv = table_map(n, r, r->value, &in->b[0]);
         rill_bytes_t oldv = table_map(n, r, r->old_value, &in->b[1]);
-        if (n->store >= 0)
-                store_write(t->stores[n->store], r->key, newv);
-        forward_change(t, n, r, r->key, newv, oldv);
+        emit_update(t, n, n->store >= 0 ? t->stores[n->store] : NULL, r, newv, oldv);
 }
 
 static void
@@ -452,8 +513,7 @@ do_table_agg(rill__task_t *t, const rill__node_t *n, const rill_record_t *r)
         default:
                 return;
         }
-        store_write(s, r->key, newv);
-        forward_change(t, n, r, r->key, newv, old);
+        emit_update(t, n, s, r, newv, old);
 }
 
 static void
@@ -570,6 +630,18 @@ rill__task_new(const rill_topology_t *topo, int sub, int32_t partition,
                         rill__task_destroy(t);
                         return NULL;
                 }
+        }
+        /* DSL stores: the node that forwards their updates, and the record
+         * cache when the store asks for one. */
+        for (int i = 0; i < sd->nnodes; i++) {
+                const rill__node_t *n = topo->nodes[sd->nodes[i]];
+                rill_kv_store_t *st = n->store >= 0 ? t->stores[n->store] : NULL;
+                if (!st || n->kind == RILL__N_PROCESSOR)
+                        continue;
+                st->cache_node = n;
+                if (topo->stores[n->store].caching && !st->cache)
+                        st->cache = rill__cache_new(env->cache_budget ? env->cache_budget
+                                                                      : (size_t)1 << 20);
         }
         return t;
 }

@@ -54,6 +54,8 @@ struct rill_test_driver_s {
         size_t pending_cap;
         size_t pending_head;
         int64_t wall;
+        int64_t commit_interval;         /* > 0: commit on the mocked clock */
+        int64_t next_commit;
         char errmsg[512];
 };
 
@@ -205,10 +207,18 @@ rill_test_driver_new(const rill_topology_t *topo, const rill_conf_t *conf, char 
         v = rill__conf_str(conf, "default.deserialization.exception.handler");
         td->env.deser_continue = v && (!strcmp(v, "log_and_continue") ||
                                        !strcmp(v, "LogAndContinueExceptionHandler"));
+        td->env.cache_budget =
+                (size_t)RILL__MAX(64 * 1024, rill__conf_int(conf, "statestore.cache.max.bytes") / 4);
+        /* Like Kafka's TopologyTestDriver the driver commits (flushes the
+         * record caches) after every record, unless commit.interval.ms is
+         * set: then commits follow the mocked wall clock. */
+        if (conf && rill__conf_is_set(conf, "commit.interval.ms"))
+                td->commit_interval = RILL__MAX(1, rill__conf_int(conf, "commit.interval.ms"));
         td->env.send = td_send;
         td->env.wall_clock = td_wall_clock;
         td->env.opaque = td;
         td->wall = rill__now_ms();
+        td->next_commit = td->wall + td->commit_interval;
         return td;
 }
 
@@ -316,6 +326,33 @@ run_one(rill_test_driver_t *td, const char *topic, const rill_record_t *r)
         return e;
 }
 
+static rill_err_t drain(rill_test_driver_t *td);
+
+/* Flushes every task's record caches and processes what that produced. */
+static rill_err_t
+commit(rill_test_driver_t *td)
+{
+        rill_err_t first = RILL_OK, e;
+        for (int s = 0; s < td->topo->nsubs; s++) {
+                for (int32_t p = 0; p < td->sub_parts[s]; p++) {
+                        rill__task_t *task = td->tasks[s][p];
+                        if (!rill__task_cache_dirty(task))
+                                continue;
+                        rill__task_flush_caches(task);
+                        if (task->err != RILL_OK) {
+                                rill__errf(td->errmsg, sizeof(td->errmsg), "%s", task->errmsg);
+                                if (first == RILL_OK)
+                                        first = task->err;
+                                task->err = RILL_OK;
+                        }
+                        e = drain(td);
+                        if (e != RILL_OK && first == RILL_OK)
+                                first = e;
+                }
+        }
+        return first;
+}
+
 static rill_err_t
 drain(rill_test_driver_t *td)
 {
@@ -376,6 +413,11 @@ rill_test_driver_pipe_headers(rill_test_driver_t *td, const char *topic, int32_t
                 if (e == RILL_OK)
                         e = e2;
         }
+        if (td->commit_interval == 0) {
+                rill_err_t e3 = commit(td);
+                if (e == RILL_OK)
+                        e = e3;
+        }
         return e;
 }
 
@@ -402,6 +444,12 @@ rill_test_driver_advance_wall_clock(rill_test_driver_t *td, int64_t ms)
         if (!td->started && (e = start(td)) != RILL_OK)
                 return e;
         td->wall += ms;
+        if (td->commit_interval > 0 && td->wall >= td->next_commit) {
+                td->next_commit = td->wall + td->commit_interval;
+                e = commit(td);
+                if (e != RILL_OK && first == RILL_OK)
+                        first = e;
+        }
         for (int s = 0; s < td->topo->nsubs; s++) {
                 for (int32_t p = 0; p < td->sub_parts[s]; p++) {
                         rill__task_t *task = td->tasks[s][p];

@@ -40,7 +40,11 @@ typedef struct rill_test_driver_s rill_test_driver_t;
  * @param conf borrowed, may be NULL. Used keys: "application.id" (default
  *        "test-driver"), "state.dir" (default: a fresh temporary directory,
  *        removed by rill_test_driver_destroy()),
- *        "default.deserialization.exception.handler", "default.dsl.store".
+ *        "default.deserialization.exception.handler", "default.dsl.store",
+ *        "statestore.cache.max.bytes", and "commit.interval.ms": when set,
+ *        record caches are flushed as the mocked wall clock passes each
+ *        interval; otherwise after every piped record, like Kafka's
+ *        TopologyTestDriver.
  * @returns a driver owned by the caller, or NULL with a message.
  *          @p topo must outlive the driver.
  */

@@ -141,9 +141,12 @@ RILL_API rill_materialized_t *rill_materialized_with_type(rill_materialized_t *m
 /** @brief Turns the changelog on or off. @returns @p m. */
 RILL_API rill_materialized_t *rill_materialized_with_logging(rill_materialized_t *m, bool on);
 /**
- * @brief Asks for the record cache ("statestore.cache.max.bytes"). Reserved:
- *        the cache is not implemented yet, so the setting is recorded and has
- *        no effect (every update is written and forwarded). @returns @p m.
+ * @brief Turns the record cache on or off (default off). With the cache, the
+ *        updates of a key between two commits are merged: the store, the
+ *        changelog and the downstream operators see one update per key per
+ *        commit (or when the cache exceeds its share of
+ *        "statestore.cache.max.bytes"). Applies to DSL stores (aggregations,
+ *        tables); Processor API stores ignore it. @returns @p m.
  */
 RILL_API rill_materialized_t *rill_materialized_with_caching(rill_materialized_t *m, bool on);
 /** @brief Sets the key and value serdes (NULL keeps the operator's). @returns @p m. */

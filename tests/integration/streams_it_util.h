@@ -55,9 +55,10 @@ it_word_key(const rill_record_t *in, rill_out_t *out, void *opaque)
         rill_out_key(out, rill_record_value(in));
 }
 
-/* The word-count topology of examples/wordcount.c. */
+/* The word-count topology of examples/wordcount.c (its store optionally
+ * with the record cache). */
 static inline rill_topology_t *
-it_wordcount_topology(void)
+it_wordcount_topology_ex(bool cached)
 {
         char err[256];
         rill_builder_t *b = rill_builder_new();
@@ -66,14 +67,21 @@ it_wordcount_topology(void)
         rill_table_t *counts = rill_grouped_count(
                 rill_stream_group_by(rill_stream_flat_map_values(lines, it_split, NULL), it_word_key,
                                      NULL, "words", NULL),
-                rill_materialized(b, "counts-store"));
-        rill_stream_to(rill_table_to_stream(counts), "streams-wordcount-output", rill_serde_string(),
-                       rill_serde_int64());
+                rill_materialized_with_caching(rill_materialized(b, "counts-store"), cached));
+        rill_stream_to(rill_table_to_stream(counts),
+                       cached ? "streams-wordcount-output-cached" : "streams-wordcount-output",
+                       rill_serde_string(), rill_serde_int64());
         rill_topology_t *t = rill_builder_build(b, err, sizeof(err));
         rill_builder_destroy(b);
         if (!t)
                 fprintf(stderr, "topology: %s\n", err);
         return t;
+}
+
+static inline rill_topology_t *
+it_wordcount_topology(void)
+{
+        return it_wordcount_topology_ex(false);
 }
 
 /* Line i of the input (deterministic); adds its words to @p c. */
@@ -145,7 +153,7 @@ typedef struct it_reader {
 } it_reader_t;
 
 static inline bool
-it_reader_open(it_reader_t *r, const char *bootstrap, int partitions)
+it_reader_open_topic(it_reader_t *r, const char *bootstrap, const char *topic, int partitions)
 {
         char err[256];
         rd_kafka_conf_t *c = rd_kafka_conf_new();
@@ -158,11 +166,16 @@ it_reader_open(it_reader_t *r, const char *bootstrap, int partitions)
         if (!r->c)
                 return false;
         for (int i = 0; i < partitions; i++)
-                rd_kafka_topic_partition_list_add(tp, "streams-wordcount-output", i)->offset =
-                        RD_KAFKA_OFFSET_BEGINNING;
+                rd_kafka_topic_partition_list_add(tp, topic, i)->offset = RD_KAFKA_OFFSET_BEGINNING;
         rd_kafka_assign(r->c, tp);
         rd_kafka_topic_partition_list_destroy(tp);
         return true;
+}
+
+static inline bool
+it_reader_open(it_reader_t *r, const char *bootstrap, int partitions)
+{
+        return it_reader_open_topic(r, bootstrap, "streams-wordcount-output", partitions);
 }
 
 /* Reads what is available; keeps the latest count per word. */

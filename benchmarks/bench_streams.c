@@ -13,6 +13,8 @@
  * Implementations per scenario:
  *   rill       a rill_app_t (num.stream.threads as given, at-least-once,
  *              commit.interval.ms as given, default 1000) against rilld;
+ *              for wordcount also "rill+cache", with the record cache on (it
+ *              ends when every word reached its final count);
  *   loop       a hand-written librdkafka consume-transform-produce loop in one
  *              thread, committing after a flush at the same interval (the same
  *              at-least-once discipline); for wordcount it keeps the counts in
@@ -206,6 +208,19 @@ make_line(bool words, long i, char *buf, size_t size)
         return n;
 }
 
+/* Adds the words of lines [from, to) to @p counts (VOCAB entries). */
+static void
+add_word_counts(long from, long to, int64_t *counts)
+{
+        for (long i = from; i < to; i++) {
+                unsigned s = (unsigned)i * 2654435761u + 7u;
+                for (int w = 0; w < WORDS_PER_LINE; w++) {
+                        s = s * 1103515245u + 12345u;
+                        counts[(s >> 8) % VOCAB]++;
+                }
+        }
+}
+
 static long
 expected_outputs(bool words, long n)
 {
@@ -264,7 +279,7 @@ word_key(const rill_record_t *in, rill_out_t *out, void *opaque)
 }
 
 static rill_topology_t *
-topology(bool words, const char *in, const char *out)
+topology(bool words, bool cached, const char *in, const char *out)
 {
         char err[256];
         rill_builder_t *b = rill_builder_new();
@@ -273,7 +288,7 @@ topology(bool words, const char *in, const char *out)
                 rill_table_t *c = rill_grouped_count(
                         rill_stream_group_by(rill_stream_flat_map_values(s, split, NULL), word_key,
                                              NULL, "words", NULL),
-                        rill_materialized(b, "counts"));
+                        rill_materialized_with_caching(rill_materialized(b, "counts"), cached));
                 rill_stream_to(rill_table_to_stream(c), out, NULL, rill_serde_int64());
         } else {
                 rill_stream_to(rill_stream_filter(rill_stream_map_values(s, upper, NULL), keep_line,
@@ -435,14 +450,18 @@ cmp_i64(const void *a, const void *b)
  * reads the output until @p want records arrived; fills latencies. */
 static bool
 drive(bool words, const char *in, rd_kafka_t *reader, long from, long n, long rate, long want,
-      int64_t *lat, long *nlat, double *seconds)
+      const int64_t *final_counts, int64_t *lat, long *nlat, double *seconds)
 {
+        /* With final_counts (cached word count: the number of updates is not
+         * known) the run ends when every word reached its final count. */
+        int64_t latest[VOCAB] = {0};
+        long words_done = 0;
         rd_kafka_t *p = client(RD_KAFKA_PRODUCER, NULL);
         int64_t t0 = rill__mono_us(), deadline;
         long got = 0, sent = 0;
         char line[256], key[24];
 
-        while (got < want) {
+        while (final_counts ? words_done < VOCAB : got < want) {
                 /* Produce in slices so that reading goes on meanwhile. */
                 long target = n;
                 if (rate > 0)
@@ -468,6 +487,19 @@ drive(bool words, const char *in, rd_kafka_t *reader, long from, long n, long ra
                                         lat[(*nlat)++] = rill__now_ms() -
                                                          rd_kafka_message_timestamp(m, NULL);
                                 got++;
+                                if (final_counts && m->key_len == 4 && m->len == 8) {
+                                        char num[4] = {((const char *)m->key)[1],
+                                                       ((const char *)m->key)[2],
+                                                       ((const char *)m->key)[3], 0};
+                                        int idx = atoi(num);
+                                        int64_t v;
+                                        rill_bytes_i64(rill_bytes(m->payload, 8), &v);
+                                        if (idx >= 0 && idx < VOCAB) {
+                                                bool was = latest[idx] == final_counts[idx];
+                                                latest[idx] = v;
+                                                words_done += (latest[idx] == final_counts[idx]) - was;
+                                        }
+                                }
                         }
                         rd_kafka_message_destroy(m);
                 }
@@ -480,7 +512,7 @@ drive(bool words, const char *in, rd_kafka_t *reader, long from, long n, long ra
         *seconds = (double)(rill__mono_us() - t0) / 1e6;
         rd_kafka_flush(p, 10000);
         rd_kafka_destroy(p);
-        return got >= want;
+        return final_counts ? words_done == VOCAB : got >= want;
 }
 
 static rd_kafka_t *
@@ -496,7 +528,7 @@ reader_for(const char *out)
 }
 
 static result_t
-run_broker(bool words, bool use_rill, const opts_t *o)
+run_broker(bool words, bool use_rill, bool cached, const opts_t *o)
 {
         result_t r = {0};
         char in[64], out[64], dir[4200], id[64];
@@ -524,7 +556,7 @@ run_broker(bool words, bool use_rill, const opts_t *o)
                 const char *base = getenv("TMPDIR");
                 snprintf(dir, sizeof(dir), "%s/bench-streams-state-%d-%d", base && *base ? base : "/tmp",
                          (int)getpid(), run_seq);
-                topo = topology(words, in, out);
+                topo = topology(words, cached, in, out);
                 rill_conf_set(c, "application.id", id, err, sizeof(err));
                 rill_conf_set(c, "bootstrap.servers", bootstrap, err, sizeof(err));
                 rill_conf_set(c, "state.dir", dir, err, sizeof(err));
@@ -552,9 +584,14 @@ run_broker(bool words, bool use_rill, const opts_t *o)
         reader = reader_for(out);
 
         /* Throughput. */
+        int64_t *finals = NULL;
+        if (cached) {
+                finals = calloc(VOCAB, sizeof(int64_t));
+                add_word_counts(0, o->records, finals);
+        }
         cpu0 = cpu_seconds();
-        r.ok = drive(words, in, reader, 0, o->records, 0, expected_outputs(words, o->records), NULL,
-                     &nlat, &secs);
+        r.ok = drive(words, in, reader, 0, o->records, 0, expected_outputs(words, o->records),
+                     finals, NULL, &nlat, &secs);
         r.seconds = secs;
         r.cpu = cpu_seconds() - cpu0;
         r.outputs = expected_outputs(words, o->records);
@@ -564,8 +601,10 @@ run_broker(bool words, bool use_rill, const opts_t *o)
                 long want = expected_outputs(words, o->records + o->latency_records) - r.outputs;
                 lat = calloc((size_t)want + 1, sizeof(int64_t));
                 nlat = 0;
-                r.ok = drive(words, in, reader, o->records, o->latency_records, o->rate, want, lat,
-                             &nlat, &secs);
+                if (finals)
+                        add_word_counts(o->records, o->records + o->latency_records, finals);
+                r.ok = drive(words, in, reader, o->records, o->latency_records, o->rate, want,
+                             finals, lat, &nlat, &secs);
                 if (nlat > 0) {
                         qsort(lat, (size_t)nlat, sizeof(int64_t), cmp_i64);
                         r.p50 = (double)lat[nlat / 2];
@@ -573,6 +612,7 @@ run_broker(bool words, bool use_rill, const opts_t *o)
                 }
                 free(lat);
         }
+        free(finals);
         rd_kafka_consumer_close(reader);
         rd_kafka_destroy(reader);
         if (app) {
@@ -592,7 +632,7 @@ run_driver(bool words, const opts_t *o)
 {
         result_t r = {0};
         char err[512], line[256], key[24];
-        rill_topology_t *topo = topology(words, "in", "out");
+        rill_topology_t *topo = topology(words, false, "in", "out");
         rill_conf_t *c = rill_conf_new();
         rill_test_driver_t *td;
         double cpu0;
@@ -635,10 +675,10 @@ static void
 print_row(const char *scenario, const char *impl, const result_t *r, long records)
 {
         if (!r->ok) {
-                printf("| %-9s | %-6s | FAILED |\n", scenario, impl);
+                printf("| %-9s | %-10s | FAILED |\n", scenario, impl);
                 return;
         }
-        printf("| %-9s | %-6s | %10.0f | %8.2f | %8.2f | ", scenario, impl,
+        printf("| %-9s | %-10s | %10.0f | %8.2f | %8.2f | ", scenario, impl,
                (double)records / r->seconds, r->seconds, r->cpu * 1e6 / (double)records);
         if (r->p99 > 0 || r->p50 > 0)
                 printf("%6.0f | %6.0f |\n", r->p50, r->p99);
@@ -711,17 +751,22 @@ main(int argc, char **argv)
         printf("bench-streams: %ld records per throughput run, %ld at %ld/s for latency, "
                "%s stream threads, commit.interval.ms %s, %d partitions, rilld %s\n\n",
                o.records, o.latency_records, o.rate, o.threads, o.commit_ms, PARTS, bootstrap);
-        printf("| scenario  | impl   |  records/s |  seconds | CPU s/M  | p50 ms | p99 ms |\n");
-        printf("|-----------|--------|-----------:|---------:|---------:|-------:|-------:|\n");
+        printf("| scenario  | impl       |  records/s |  seconds | CPU s/M  | p50 ms | p99 ms |\n");
+        printf("|-----------|------------|-----------:|---------:|---------:|-------:|-------:|\n");
         for (int w = 0; w < 2; w++) {
                 const char *name = w ? "wordcount" : "pass";
                 result_t r;
                 if (strcmp(o.scenario, "all") && strcmp(o.scenario, name))
                         continue;
-                r = run_broker(w, true, &o);
+                r = run_broker(w, true, false, &o);
                 print_row(name, "rill", &r, o.records);
                 failures += !r.ok;
-                r = run_broker(w, false, &o);
+                if (w) {
+                        r = run_broker(w, true, true, &o);
+                        print_row(name, "rill+cache", &r, o.records);
+                        failures += !r.ok;
+                }
+                r = run_broker(w, false, false, &o);
                 print_row(name, w ? "loop+map" : "loop", &r, o.records);
                 failures += !r.ok;
                 r = run_driver(w, &o);

@@ -24,10 +24,19 @@
  * does not match the directory fails the start), load every topic and open
  * and recover its partition logs (with progress in the log), start the group
  * coordinator (rill__groups_new + rill__groups_load), bind the listener and
- * start the loop thread. Stop: end the loop thread, free parked requests
- * (groups first), close every connection, then close every log cleanly
- * (flush + clean-shutdown marker) and unlock. Kill does the same without the
- * clean close of the logs, so the next start runs crash recovery.
+ * start the loop thread. Stop: cancel the log cleaner's pass, end the loop
+ * thread, free parked requests (groups first), close every connection, join
+ * the storage threads (cleaner.c: the cleaner, then the flusher after it
+ * ran the queued fsyncs), then close every log cleanly (flush +
+ * clean-shutdown marker) and unlock. Kill does the same but drops the
+ * queued fsyncs and skips the clean close of the logs, so the next start
+ * runs crash recovery.
+ *
+ * Periodic work (the ~50 ms tick on the loop thread): group coordinator
+ * timers, flush.ms, retention every log.retention.check.interval.ms, and
+ * compaction through cleaner.c (commit a finished pass, hand over the next
+ * log); the compaction itself and the fsync of rolled segments run on the
+ * cleaner's threads, never on the loop.
  *
  * The topic registry is an array in creation order plus an open-addressing
  * hash table (name -> index) rebuilt on every create and delete, which are
@@ -610,6 +619,8 @@ partition_open(rill_broker_t *b, rill__topic_t *t, int32_t i, bool fresh, char *
         rill__free(dir);
         if (e != RILL_OK)
                 return NULL;
+        if (b->cleaner)
+                rill__log_set_syncer(log, rill__cleaner_syncer, b->cleaner);
         p = RILL__NEW(rill__partition_t);
         p->topic = t;
         p->id = i;
@@ -1414,6 +1425,17 @@ broker_teardown(rill_broker_t *b, int how)
                 rill__groups_destroy(b->groups);
                 b->groups = NULL;
         }
+        /* The storage threads go before the logs: the cleaner is joined
+         * (its pass was cancelled in broker_halt), and the flusher runs
+         * the queued fsyncs (stop) or drops them (kill). */
+        for (int i = 0; i < b->topic_cnt; i++) {
+                rill__topic_t *t = b->topics[i];
+                for (int32_t j = 0; j < t->partition_cnt; j++)
+                        if (t->partitions[j] && t->partitions[j]->log)
+                                rill__log_set_syncer(t->partitions[j]->log, NULL, NULL);
+        }
+        rill__cleaner_destroy(b->cleaner, how == 1);
+        b->cleaner = NULL;
         for (int i = 0; i < b->topic_cnt; i++)
                 topic_free(b->topics[i], how);
         b->topic_cnt = 0;
@@ -1450,6 +1472,12 @@ rill_broker_start(rill_broker_t *b, char *errstr, size_t errstr_size)
                 return e;
         if ((e = meta_load_or_create(b, errstr, errstr_size)) != RILL_OK)
                 goto fail;
+        b->cleaner = rill__cleaner_new(b, b->conf->log_cleaner_enable, b->conf->log_cleaner_backoff_ms,
+                                       errstr, errstr_size);
+        if (!b->cleaner) {
+                e = RILL_ERR_IO;
+                goto fail;
+        }
         if ((e = load_topics(b, errstr, errstr_size)) != RILL_OK)
                 goto fail;
         b->groups = rill__groups_new(b);
@@ -1490,6 +1518,8 @@ broker_halt(rill_broker_t *b, int how)
 {
         if (!b || !b->running)
                 return RILL_ERR_STATE;
+        /* The cleaner leaves its pass while the loop winds down. */
+        rill__cleaner_cancel(b->cleaner);
         rill__net_wakeup_stop(b->net);
         pthread_join(b->thread, NULL);
         b->running = false;
@@ -1606,11 +1636,11 @@ broker_tick(rill_broker_t *b, int64_t now_mono_ms)
                                                    n, n == 1 ? "" : "s", t->name, p->id,
                                                    (long long)rill__log_start_offset(p->log));
                         }
-                        if ((t->conf.cleanup_policy & RILL__CLEANUP_COMPACT) &&
-                            b->conf->log_cleaner_enable)
-                                rill__log_compact(p->log, wall);
                 }
         }
+        /* Compaction: commit what the cleaner thread built, hand it the
+         * next log (cleaner.c). */
+        rill__cleaner_tick(b->cleaner, now_mono_ms);
         /* Give pooled buffers back when nobody fetched for a while. */
         if (b->bufpool_cnt > 0 && now_mono_ms - b->bufpool_last_use_ms > 5000)
                 bufpool_clear(b);

@@ -3290,9 +3290,13 @@ rill__log_compact_commit(rill__log_t *log, rill__compact_job_t *job)
         } else if (changed) {
                 dir_sync(log);
         }
-        RILL_LOG_I(LOG_COMP, "%s: compaction removed %" PRId64 " records (%d segment%s rewritten%s)",
-                   log->dir, job->dropped, committed, committed == 1 ? "" : "s",
-                   gone ? ", results for segments deleted meanwhile dropped" : "");
+        if (committed > 0 || job->dropped > 0)
+                RILL_LOG_I(LOG_COMP, "%s: compaction removed %" PRId64 " records (%d segment%s rewritten%s)",
+                           log->dir, job->dropped, committed, committed == 1 ? "" : "s",
+                           gone ? "; results for segments deleted meanwhile dropped" : "");
+        else
+                RILL_LOG_D(LOG_COMP, "%s: compaction found nothing to remove up to offset %" PRId64,
+                           log->dir, job->mapped_to);
         job_free(job);
         return RILL_OK;
 }

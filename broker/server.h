@@ -30,6 +30,7 @@
 
 typedef struct rill__net rill__net_t;
 typedef struct rill__fetch_park rill__fetch_park_t;
+typedef struct rill__cleaner rill__cleaner_t;
 
 struct rill_broker_s {
         rill_broker_conf_t *conf;       /**< owned */
@@ -52,6 +53,7 @@ struct rill_broker_s {
 
         rill__groups_t *groups;
         rill__net_t *net;
+        rill__cleaner_t *cleaner;       /**< log cleaner + flusher threads (cleaner.c) */
         pthread_t thread;
 
         const rill__api_desc_t *apis[RILL__API_SLOTS];
@@ -120,6 +122,53 @@ void rill__broker_loop_iter(rill_broker_t *b, int64_t now_mono_ms);
 int64_t rill__broker_idle_ms(const rill_broker_t *b);
 /** socket.request.max.bytes, for net.c. */
 int32_t rill__broker_max_request(const rill_broker_t *b);
+
+/* ---- cleaner.c: background storage threads ---- */
+
+/**
+ * Creates the broker's storage threads and starts them: the flusher (runs
+ * the logs' deferred sync tasks in order) always, the log cleaner (builds
+ * compaction jobs) when @p compaction (log.cleaner.enable). A scan that
+ * finds no log to compact pauses the scans for @p backoff_ms
+ * (log.cleaner.backoff.ms). @returns NULL with a message if a thread cannot
+ * start. Owner's thread, loop thread not running.
+ */
+rill__cleaner_t *rill__cleaner_new(rill_broker_t *b, bool compaction, int64_t backoff_ms,
+                                   char *errstr, size_t errstr_size);
+/** The rill__log_syncer_fn of the broker's logs (@p opaque: the cleaner):
+ *  queues @p task for the flusher. Loop thread. */
+void rill__cleaner_syncer(void *opaque, rill__log_sync_t *task);
+/** Periodic work (every tick): commits a compaction job the cleaner has
+ *  finished (or frees it when its log is gone), then, when the cleaner is
+ *  idle and not backing off, plans the next job. Loop thread. NULL no-op. */
+void rill__cleaner_tick(rill__cleaner_t *c, int64_t now_mono_ms);
+/** Asks the cleaner to abandon its pass promptly (checked between batches).
+ *  Thread-safe. NULL is a no-op. */
+void rill__cleaner_cancel(rill__cleaner_t *c);
+/** True once rill__cleaner_cancel (or destroy) was called. Thread-safe. */
+bool rill__cleaner_cancelled(const rill__cleaner_t *c);
+/**
+ * Cancels and joins the cleaner, frees the jobs it holds (removing their
+ * .cleaned files), then stops the flusher after running (@p drain) or
+ * dropping (a kill) the queued sync tasks. Call before the logs are closed,
+ * with the loop thread stopped and no log using the cleaner as its syncer
+ * any more. NULL is a no-op.
+ */
+void rill__cleaner_destroy(rill__cleaner_t *c, bool drain);
+
+/** Counters, for tests and logs. */
+typedef struct rill__cleaner_stats {
+        int64_t passes;     /**< compaction jobs handed to the cleaner */
+        int64_t committed;  /**< jobs committed */
+        int64_t discarded;  /**< jobs discarded (log changed or gone, failure, cancel) */
+        int64_t syncs;      /**< sync tasks run by the flusher */
+} rill__cleaner_stats_t;
+/** Fills @p out. Thread-safe. */
+void rill__cleaner_stats(rill__cleaner_t *c, rill__cleaner_stats_t *out);
+/** Test hook: @p fn is called on the cleaner thread between batches of the
+ *  jobs handed over after this call (it may block to hold a pass in the
+ *  middle). Thread-safe. */
+void rill__cleaner_set_test_hook(rill__cleaner_t *c, void (*fn)(void *opaque), void *opaque);
 
 /* ---- dispatch.c ---- */
 

@@ -72,6 +72,8 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
                 fprintf(stderr, "fuzz_log_recovery: mkdtemp %s: %s\n", g_root, strerror(errno));
                 abort();
         }
+        /* libFuzzer exits without calling rill_fuzz_cleanup(). */
+        atexit(rill_fuzz_cleanup);
         return 0;
 }
 
@@ -80,6 +82,7 @@ rill_fuzz_cleanup(void)
 {
         if (g_root[0])
                 rill__rmtree(g_root);
+        g_root[0] = '\0';
 }
 
 static void

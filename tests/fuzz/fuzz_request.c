@@ -118,6 +118,8 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
         if (w && atoi(w) > 0)
                 g_fz.wait_ms = atoi(w);
         g_fz.no_skip = getenv("RILL_FUZZ_NO_SKIP") && strcmp(getenv("RILL_FUZZ_NO_SKIP"), "0");
+        /* libFuzzer exits without calling rill_fuzz_cleanup(). */
+        atexit(rill_fuzz_cleanup);
         return 0;
 }
 
@@ -126,6 +128,8 @@ static void check_alive(void);
 void
 rill_fuzz_cleanup(void)
 {
+        if (!g_fz.broker)
+                return;
         fprintf(stderr, "fuzz_request: %lu answered, %lu closed by the broker, %lu unanswered "
                 "(parked or acks=0)\n", g_fz.answered, g_fz.closed, g_fz.unanswered);
         /* Some work runs only on the broker's periodic tick (every ~50 ms:

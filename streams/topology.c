@@ -867,7 +867,7 @@ rill_stream_to_dynamic(rill_stream_t *s, rill_topic_extractor_fn *fn, void *opaq
  */
 static rill__node_t *
 repartition_nodes(handle_t *h, const char *name, const char *op, int32_t partitions,
-                  bool table_changes, rill_serde_t *k, rill_serde_t *v)
+                  bool table_changes, rill_serde_t *k, rill_serde_t *v, rill__node_t **sinkp)
 {
         rill_builder_t *b = h->b;
         rill__repart_def_t *r;
@@ -918,6 +918,8 @@ repartition_nodes(handle_t *h, const char *name, const char *op, int32_t partiti
         /* Table changes carry a flag byte before the value: read raw bytes. */
         src->vserde = rill__serde_ref(table_changes ? rill_serde_bytes() : (v ? v : h->vserde));
         b->nreparts++;
+        if (sinkp)
+                *sinkp = sink;
         return src;
 }
 
@@ -926,7 +928,7 @@ rill_stream_repartition(rill_stream_t *s, const char *name, int32_t partitions)
 {
         rill__node_t *src;
         ENTER(s, H_STREAM);
-        src = repartition_nodes(&s->h, name, "repartition", partitions, false, NULL, NULL);
+        src = repartition_nodes(&s->h, name, "repartition", partitions, false, NULL, NULL, NULL);
         if (!src)
                 return (rill_stream_t *)failed_handle(s->h.b, H_STREAM);
         return stream_new(s->h.b, src, s->h.kserde, s->h.vserde, false);
@@ -963,7 +965,7 @@ rill_stream_group_by_key(rill_stream_t *s, const char *name)
         rill__node_t *n = NULL;
         ENTER(s, H_GROUPED);
         if (s->h.key_changed) {
-                n = repartition_nodes(&s->h, name, "group-by", 0, false, NULL, NULL);
+                n = repartition_nodes(&s->h, name, "group-by", 0, false, NULL, NULL, NULL);
                 if (!n)
                         return (rill_grouped_t *)failed_handle(s->h.b, H_GROUPED);
         }
@@ -981,7 +983,7 @@ rill_stream_group_by(rill_stream_t *s, rill_mapper_fn *fn, void *opaque, const c
         if (keyed->h.failed)
                 return (rill_grouped_t *)failed_handle(s->h.b, H_GROUPED);
         keyed->h.kserde = key ? key : s->h.kserde;
-        n = repartition_nodes(&keyed->h, name, "group-by", 0, false, NULL, NULL);
+        n = repartition_nodes(&keyed->h, name, "group-by", 0, false, NULL, NULL, NULL);
         if (!n)
                 return (rill_grouped_t *)failed_handle(s->h.b, H_GROUPED);
         return grouped_new(&keyed->h, n, NULL);
@@ -1166,10 +1168,9 @@ rill_table_group_by(rill_table_t *t, rill_mapper_fn *fn, void *opaque, const cha
                 latch(t->h.b, RILL_ERR_INVALID_ARG, "table group_by: NULL selector");
                 return (rill_grouped_table_t *)failed_handle(t->h.b, H_GROUPED_TABLE);
         }
-        src = repartition_nodes(&t->h, name, "table-group-by", 0, true, key, value);
+        src = repartition_nodes(&t->h, name, "table-group-by", 0, true, key, value, &sink);
         if (!src)
                 return (rill_grouped_table_t *)failed_handle(t->h.b, H_GROUPED_TABLE);
-        sink = src->id > 0 ? t->h.b->nodes[src->id - 1] : NULL;
         sink->mapper = fn;
         sink->opaque = opaque;
         sink->out_mode = RILL__OUT_KV;

@@ -2596,6 +2596,10 @@ seg_largest_ts(const rill__log_t *log, int si)
         struct stat st;
         if (log->segs[si].max_ts >= 0)
                 return log->segs[si].max_ts;
+        /* Empty (a first segment emptied by compaction): nothing in it is
+         * young, whatever its modification time says. */
+        if (log->segs[si].size == 0)
+                return -1;
         /* No timestamps: the file's modification time stands in. */
         seg_path(log, log->segs[si].base, ".log", path);
         if (stat(path, &st) != 0)
@@ -2742,7 +2746,7 @@ map_segment(rill__compact_job_t *job, int i, kmap_t *m, int64_t *mapped_to)
         while (pos < s->size && ret == 1) {
                 int shrt;
                 const uint8_t *p;
-                size_t bsize;
+                size_t bsize = 0;
                 rill__batch_hdr_t h;
                 rill__record_iter_t it;
                 rill__record_t r;
@@ -2751,14 +2755,13 @@ map_segment(rill__compact_job_t *job, int i, kmap_t *m, int64_t *mapped_to)
                         break;
                 }
                 p = fwin_get(&w, pos, 12, &shrt);
-                if (!p) {
-                        ret = -1;
-                        break;
+                if (p) {
+                        bsize = rill__batch_size(p);
+                        p = bsize >= RILL__BATCH_HDR_SIZE ? fwin_get(&w, pos, bsize, &shrt) : NULL;
                 }
-                bsize = rill__batch_size(p);
-                p = fwin_get(&w, pos, bsize, &shrt);
-                if (!p || bsize < RILL__BATCH_HDR_SIZE) {
-                        ret = -1;
+                if (!p) {
+                        /* Shorter than planned: truncated meanwhile. */
+                        ret = shrt ? 2 : -1;
                         break;
                 }
                 rill__batch_hdr_parse(p, &h);
@@ -2904,7 +2907,7 @@ clean_segment(rill__compact_job_t *job, int i, const kmap_t *m)
         while (pos < s->size && err == RILL_OK) {
                 int shrt, nkeep = 0, ntotal = 0, rc;
                 const uint8_t *p;
-                size_t bsize;
+                size_t bsize = 0;
                 rill__batch_hdr_t h;
                 rill__record_iter_t it;
                 rill__record_t r;
@@ -2914,14 +2917,15 @@ clean_segment(rill__compact_job_t *job, int i, const kmap_t *m)
                         break;
                 }
                 p = fwin_get(&w, pos, 12, &shrt);
-                if (!p) {
-                        err = RILL_ERR_IO;
-                        break;
+                if (p) {
+                        bsize = rill__batch_size(p);
+                        p = bsize >= RILL__BATCH_HDR_SIZE ? fwin_get(&w, pos, bsize, &shrt) : NULL;
                 }
-                bsize = rill__batch_size(p);
-                p = fwin_get(&w, pos, bsize, &shrt);
-                if (!p || bsize < RILL__BATCH_HDR_SIZE) {
-                        err = RILL_ERR_IO;
+                if (!p) {
+                        if (shrt)
+                                gone = true; /* shorter than planned: truncated meanwhile */
+                        else
+                                err = RILL_ERR_IO;
                         break;
                 }
                 pos += (int64_t)bsize;
@@ -2991,6 +2995,15 @@ clean_segment(rill__compact_job_t *job, int i, const kmap_t *m)
         }
         fwin_free(&w);
         close(fd);
+        if (err == RILL_OK && gone) {
+                close(c.fd);
+                job_remove_cleaned(job, i);
+                s->state = JS_GONE;
+                rill__wb_free(&c.buf);
+                rill__wb_free(&c.idx);
+                rill__wb_free(&c.tidx);
+                return RILL_OK;
+        }
         if (err == RILL_OK && dropped == 0) {
                 /* Nothing to drop: the segment stays as it is. */
                 close(c.fd);

@@ -11,13 +11,16 @@
  * cleanly - connections closed, logs flushed, clean-shutdown markers written
  * - and exits 0. Configuration errors are printed on stderr naming the key
  * and exit with status 1; a broker that fails to start exits with status 1
- * too.
+ * too. At start it raises its soft limit on open files to the hard limit
+ * (one descriptor per partition), and logs the limit.
  */
+#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include <rill/broker.h>
 #include <rill/log.h>
@@ -36,6 +39,49 @@ usage(FILE *f)
                 "Each --override sets one property after the file is read. SIGTERM or SIGINT\n"
                 "stops the broker cleanly. The log level comes from RILL_LOG_LEVEL\n"
                 "(error, warn, info, debug, trace; default info).\n");
+}
+
+/*
+ * Raises the soft limit on open files to the hard limit: every partition
+ * holds a descriptor for its active segment (and the log cleaner and
+ * flusher hold a few more for a while), so the common default soft limit
+ * of 1024 caps a broker at well under a thousand partitions. An unlimited
+ * hard limit is capped at the kernel's fs.nr_open. Logs the result.
+ */
+static void
+raise_nofile_limit(void)
+{
+        struct rlimit rl;
+        rlim_t want;
+        if (getrlimit(RLIMIT_NOFILE, &rl) != 0) {
+                RILL_LOG_W("rilld", "getrlimit(RLIMIT_NOFILE): %s", strerror(errno));
+                return;
+        }
+        want = rl.rlim_max;
+        if (want == RLIM_INFINITY) {
+                FILE *f = fopen("/proc/sys/fs/nr_open", "r");
+                unsigned long long v = 0;
+                if (!f || fscanf(f, "%llu", &v) != 1 || v == 0)
+                        v = 1048576;
+                if (f)
+                        fclose(f);
+                want = (rlim_t)v;
+        }
+        if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want) {
+                rlim_t old = rl.rlim_cur;
+                rl.rlim_cur = want;
+                if (setrlimit(RLIMIT_NOFILE, &rl) != 0) {
+                        RILL_LOG_W("rilld", "cannot raise the open files limit from %llu to %llu: %s",
+                                   (unsigned long long)old, (unsigned long long)want, strerror(errno));
+                        return;
+                }
+                RILL_LOG_I("rilld", "open files limit raised from %llu to %llu", (unsigned long long)old,
+                           (unsigned long long)want);
+                return;
+        }
+        RILL_LOG_I("rilld", "open files limit: %llu",
+                   rl.rlim_cur == RLIM_INFINITY ? (unsigned long long)want
+                                                : (unsigned long long)rl.rlim_cur);
 }
 
 int
@@ -110,6 +156,8 @@ main(int argc, char **argv)
                 rill_broker_conf_destroy(conf);
                 return 1;
         }
+
+        raise_nofile_limit();
 
         /* Block the stop signals before any thread exists so that every
          * broker thread inherits the mask and only sigwait() sees them. */

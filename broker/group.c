@@ -495,10 +495,19 @@ group_slot(rill__gc_t *gc, rill__str_t id)
         return &gc->buckets[h & (uint64_t)(gc->nbuckets - 1)];
 }
 
+/* A group id is a string without NUL bytes: groups are keyed, persisted and
+ * logged as C strings, so an id with an embedded NUL would alias another id
+ * (and once corrupted the hash table walk). Such ids get INVALID_GROUP_ID. */
+bool
+rill__gc_group_id_ok(rill__str_t id)
+{
+        return id.len >= 0 && (id.len == 0 || !memchr(id.ptr, 0, (size_t)id.len));
+}
+
 rill__group_t *
 rill__gc_group_find(rill__gc_t *gc, rill__str_t id)
 {
-        if (id.len < 0)
+        if (!rill__gc_group_id_ok(id))
                 return NULL;
         for (rill__group_t *g = *group_slot(gc, id); g; g = g->hnext)
                 if (cstr_eq(g->id, id))
@@ -1334,7 +1343,7 @@ rill__gc_join(rill__gc_t *gc, const rill__gc_join_req_t *req, void *waiter, int6
         rill__gmember_t *m;
         bool unknown = req->member_id.len <= 0;
 
-        if (req->group_id.len <= 0) {
+        if (req->group_id.len <= 0 || !rill__gc_group_id_ok(req->group_id)) {
                 join_error(gc, waiter, KERR_INVALID_GROUP_ID, req->member_id);
                 return;
         }
@@ -1390,7 +1399,7 @@ rill__gc_sync(rill__gc_t *gc, const rill__gc_sync_req_t *req, void *waiter, int6
         rill__gmember_t *m;
         int16_t err;
 
-        if (req->group_id.len <= 0) {
+        if (req->group_id.len <= 0 || !rill__gc_group_id_ok(req->group_id)) {
                 sync_error(gc, waiter, KERR_INVALID_GROUP_ID);
                 return;
         }
@@ -1480,7 +1489,7 @@ rill__gc_heartbeat(rill__gc_t *gc, rill__str_t group_id, int32_t generation,
         rill__group_t *g;
         rill__gmember_t *m;
         int16_t err;
-        if (group_id.len <= 0)
+        if (group_id.len <= 0 || !rill__gc_group_id_ok(group_id))
                 return KERR_INVALID_GROUP_ID;
         g = rill__gc_group_find(gc, group_id);
         if (!g)
@@ -1509,7 +1518,7 @@ rill__gc_leave(rill__gc_t *gc, rill__str_t group_id, const rill__gc_leave_in_t *
                int16_t *errs, int64_t now)
 {
         rill__group_t *g;
-        if (group_id.len <= 0)
+        if (group_id.len <= 0 || !rill__gc_group_id_ok(group_id))
                 return KERR_INVALID_GROUP_ID;
         g = rill__gc_group_find(gc, group_id);
         for (int i = 0; i < n; i++) {
@@ -1623,7 +1632,7 @@ rill__gc_commit(rill__gc_t *gc, rill__gc_commit_req_t *req, int64_t now)
         rill__gmember_t *m;
         int16_t err = KERR_NONE;
 
-        if (req->group_id.len < 0) {
+        if (!rill__gc_group_id_ok(req->group_id)) {
                 commit_fail_all(req, KERR_INVALID_GROUP_ID);
                 return;
         }
@@ -1696,7 +1705,7 @@ rill__gc_delete_group(rill__gc_t *gc, rill__str_t group_id, int64_t now)
 {
         rill__group_t *g;
         int16_t err;
-        if (group_id.len < 0)
+        if (!rill__gc_group_id_ok(group_id))
                 return KERR_INVALID_GROUP_ID;
         g = rill__gc_group_find(gc, group_id);
         if (!g)

@@ -677,7 +677,7 @@ handle_offset_fetch(rill__req_t *req, rill__wbuf_t *w)
 
         if (!g || !g->loaded)
                 top = KERR_COORDINATOR_NOT_AVAILABLE;
-        else if (group.len < 0)
+        else if (!rill__gc_group_id_ok(group))
                 top = KERR_INVALID_GROUP_ID;
         else
                 grp = rill__gc_group_find(g->gc, group);
@@ -786,7 +786,7 @@ handle_describe_groups(rill__req_t *req, rill__wbuf_t *w)
                 const rill__group_t *grp = NULL;
                 if (!g || !g->loaded)
                         err = KERR_COORDINATOR_NOT_AVAILABLE;
-                else if (ids[i].len < 0)
+                else if (!rill__gc_group_id_ok(ids[i]))
                         err = KERR_INVALID_GROUP_ID;
                 else
                         grp = rill__gc_group_find(g->gc, ids[i]);

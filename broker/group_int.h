@@ -312,6 +312,8 @@ void rill__gc_tick(rill__gc_t *gc, int64_t now, bool expire_offsets);
 /* ---- queries ---- */
 
 /** The group @p id (a live one: not Dead), or NULL. */
+/** True if @p id is usable as a group id (not null, no NUL bytes). */
+bool rill__gc_group_id_ok(rill__str_t id);
 rill__group_t *rill__gc_group_find(rill__gc_t *gc, rill__str_t id);
 /** Iterates groups: returns the group after @p prev (NULL = first). */
 rill__group_t *rill__gc_group_next(rill__gc_t *gc, rill__group_t *prev);

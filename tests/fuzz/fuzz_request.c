@@ -30,13 +30,7 @@
  * partitions stalls every client for seconds and the fuzzer would spend
  * its time waiting on that one, already reported, behaviour.
  *
- * Known hang, skipped: a JoinGroup or OffsetCommit whose group id contains
- * a NUL byte is not sent. Such a group is hashed by its full length when
- * created but by strlen() when the group table is walked, and the
- * coordinator's periodic walk then loops forever (reported with a
- * reproducer; remove this filter once group ids are handled by length or
- * refused).
- * RILL_FUZZ_NO_SKIP=1 in the environment sends these inputs anyway (to
+ * RILL_FUZZ_NO_SKIP=1 in the environment sends such inputs anyway (to
  * reproduce the reports).
  *
  * Invariants, beyond "no crash, no sanitizer report":
@@ -222,27 +216,6 @@ too_heavy(const uint8_t *data, size_t size)
         return !r.err && total > HEAVY_PARTITIONS;
 }
 
-/* True for a JoinGroup or OffsetCommit (non-flexible versions) whose group
- * id contains a NUL byte. */
-static bool
-nul_group_id(const uint8_t *data, size_t size)
-{
-        rill__rbuf_t r;
-        int16_t key, ver;
-        rill__str_t g;
-
-        rill__rb_init(&r, data, size);
-        key = rill__rb_i16(&r);
-        ver = rill__rb_i16(&r);
-        (void)rill__rb_i32(&r);
-        (void)rill__rb_str(&r, false);
-        if (r.err || !((key == KAPI_JOIN_GROUP && ver >= 0 && ver <= 5) ||
-                       (key == KAPI_OFFSET_COMMIT && ver >= 0 && ver <= 7)))
-                return false;
-        g = rill__rb_str(&r, false);
-        return !r.err && g.len > 0 && memchr(g.ptr, '\0', (size_t)g.len) != NULL;
-}
-
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -257,7 +230,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 g_fz.inputs = 0;
         }
         g_fz.inputs++;
-        if (!g_fz.no_skip && (too_heavy(data, size) || nul_group_id(data, size)))
+        if (!g_fz.no_skip && too_heavy(data, size))
                 return 0;
 
         fd = rill_fuzz_connect(g_fz.port);

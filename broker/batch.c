@@ -4,7 +4,8 @@
  *
  * Design:
  * - CRC-32C uses the SSE4.2 crc32 instruction when the CPU has it (checked
- *   once per process with __builtin_cpu_supports, which is thread-safe), and
+ *   once per process with __builtin_cpu_supports, which is thread-safe), on
+ *   x86-64 as three interleaved streams for long inputs (see crc32c_hw), and
  *   a slice-by-8 table otherwise. The tables are computed once under
  *   pthread_once and never change afterwards, so they are constant state,
  *   not shared mutable state.
@@ -99,6 +100,99 @@ crc32c_sw(uint32_t crc, const uint8_t *p, size_t len)
 }
 
 #ifdef RILL__HAVE_SSE42_PATH
+/*
+ * Hardware CRC-32C. The crc32 instruction has a latency of several cycles
+ * but can start one per cycle, so a single dependent chain leaves most of
+ * the unit idle. Long inputs are therefore cut into rounds of three equal
+ * blocks A, B, C of CRC32C_LONG (or, for the rest, CRC32C_SHORT) bytes whose
+ * CRCs are computed as three independent chains (A from the running
+ * register, B and C from zero) and then combined. The register update is
+ * linear over GF(2) without the pre/post inversion, so
+ *     crc(r, A || B) = shift_|B|(crc(r, A)) ^ crc(0, B),
+ * where shift_n(x) is the register after feeding n zero bytes from x. For a
+ * fixed n, shift_n is a linear map on 32 bits: it is evaluated with four
+ * 256-entry tables (one per byte of x), built once from the 32 images of
+ * the single-bit registers. What is left after the rounds (and short
+ * inputs) goes through the single chain.
+ */
+#ifdef __x86_64__
+#define CRC32C_LONG 4096
+#define CRC32C_SHORT 256
+
+/* shift tables: [0] for CRC32C_LONG bytes, [1] for CRC32C_SHORT bytes. */
+static uint32_t crc32c_shift_table[2][4][256];
+static pthread_once_t crc32c_shift_once = PTHREAD_ONCE_INIT;
+
+__attribute__((target("sse4.2"))) static uint32_t
+crc32c_zeros(uint32_t crc, size_t n)
+{
+        uint64_t c64 = crc;
+        for (; n >= 8; n -= 8)
+                c64 = _mm_crc32_u64(c64, 0);
+        crc = (uint32_t)c64;
+        for (; n > 0; n--)
+                crc = _mm_crc32_u8(crc, 0);
+        return crc;
+}
+
+__attribute__((target("sse4.2"))) static void
+crc32c_init_shift_tables(void)
+{
+        static const size_t lens[2] = { CRC32C_LONG, CRC32C_SHORT };
+        for (int t = 0; t < 2; t++) {
+                uint32_t bit[32];
+                for (int i = 0; i < 32; i++)
+                        bit[i] = crc32c_zeros(1u << i, lens[t]);
+                for (int k = 0; k < 4; k++) {
+                        for (uint32_t v = 0; v < 256; v++) {
+                                uint32_t s = 0;
+                                for (int i = 0; i < 8; i++)
+                                        if (v & (1u << i))
+                                                s ^= bit[8 * k + i];
+                                crc32c_shift_table[t][k][v] = s;
+                        }
+                }
+        }
+}
+
+static inline uint32_t
+crc32c_shift(int t, uint32_t crc)
+{
+        return crc32c_shift_table[t][0][crc & 0xff] ^
+               crc32c_shift_table[t][1][(crc >> 8) & 0xff] ^
+               crc32c_shift_table[t][2][(crc >> 16) & 0xff] ^
+               crc32c_shift_table[t][3][crc >> 24];
+}
+
+/* Rounds of three interleaved blocks of @p blk bytes (a multiple of 8)
+ * while at least 3 * blk bytes remain; @p t selects the shift table. */
+__attribute__((target("sse4.2"))) static inline uint32_t
+crc32c_hw_3way(uint32_t crc, const uint8_t **pp, size_t *lenp, size_t blk, int t)
+{
+        const uint8_t *p = *pp;
+        size_t len = *lenp;
+        while (len >= 3 * blk) {
+                uint64_t a = crc, b = 0, c = 0;
+                const uint8_t *pa = p, *pb = p + blk, *pc = p + 2 * blk;
+                for (size_t i = 0; i < blk; i += 8) {
+                        uint64_t va, vb, vc;
+                        memcpy(&va, pa + i, 8);
+                        memcpy(&vb, pb + i, 8);
+                        memcpy(&vc, pc + i, 8);
+                        a = _mm_crc32_u64(a, va);
+                        b = _mm_crc32_u64(b, vb);
+                        c = _mm_crc32_u64(c, vc);
+                }
+                crc = crc32c_shift(t, crc32c_shift(t, (uint32_t)a) ^ (uint32_t)b) ^ (uint32_t)c;
+                p += 3 * blk;
+                len -= 3 * blk;
+        }
+        *pp = p;
+        *lenp = len;
+        return crc;
+}
+#endif
+
 __attribute__((target("sse4.2"))) static uint32_t
 crc32c_hw(uint32_t crc, const uint8_t *p, size_t len)
 {
@@ -107,6 +201,11 @@ crc32c_hw(uint32_t crc, const uint8_t *p, size_t len)
                 len--;
         }
 #ifdef __x86_64__
+        if (len >= 3 * CRC32C_SHORT) {
+                pthread_once(&crc32c_shift_once, crc32c_init_shift_tables);
+                crc = crc32c_hw_3way(crc, &p, &len, CRC32C_LONG, 0);
+                crc = crc32c_hw_3way(crc, &p, &len, CRC32C_SHORT, 1);
+        }
         {
                 uint64_t c64 = crc;
                 while (len >= 8) {

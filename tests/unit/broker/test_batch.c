@@ -255,6 +255,60 @@ test_crc32c_long_unaligned(void)
         free(buf);
 }
 
+/*
+ * The hardware path splits long inputs into three interleaved streams of
+ * 4096- and 256-byte blocks and combines them; compare it with the portable
+ * implementation at every length around those block boundaries, at every
+ * alignment, and with a non-zero running CRC, so that a wrong combination
+ * (or a wrong remainder) shows up.
+ */
+static void
+test_crc32c_lengths_alignments(void)
+{
+        static const size_t bases[] = { 0, 768, 1536, 12288, 13056, 24576, 36864, 65536 };
+        size_t max = 65536 + 64 + 8;
+        uint8_t *buf = malloc(max);
+        int bad = 0, checked = 0;
+        uint32_t x = 2463534242u;
+        for (size_t i = 0; i < max; i++) {
+                x ^= x << 13;
+                x ^= x >> 17;
+                x ^= x << 5;
+                buf[i] = (uint8_t)x;
+        }
+        for (size_t bi = 0; bi < sizeof(bases) / sizeof(bases[0]); bi++) {
+                for (size_t d = 0; d < 64; d++) {
+                        size_t n = bases[bi] + d;
+                        for (size_t al = 0; al < 8; al++) {
+                                uint32_t seed = (uint32_t)(n * 2654435761u + al);
+                                checked++;
+                                if (rill__crc32c(0, buf + al, n) != rill__crc32c_sw(0, buf + al, n))
+                                        bad++;
+                                if (rill__crc32c(seed, buf + al, n) !=
+                                    rill__crc32c_sw(seed, buf + al, n))
+                                        bad++;
+                        }
+                }
+        }
+        /* Every length from 0 to 4 KiB at one odd alignment. */
+        for (size_t n = 0; n <= 4096; n++) {
+                checked++;
+                if (rill__crc32c(0x12345678u, buf + 3, n) != rill__crc32c_sw(0x12345678u, buf + 3, n))
+                        bad++;
+        }
+        /* Continuation: one long call equals chained short ones. */
+        {
+                uint32_t whole = rill__crc32c(0, buf, 50000), c = 0;
+                for (size_t off = 0; off < 50000; off += 777)
+                        c = rill__crc32c(c, buf + off, (50000 - off < 777 ? 50000 - off : 777));
+                CU_ASSERT_EQUAL(c, whole);
+                CU_ASSERT_EQUAL(whole, rill__crc32c_sw(0, buf, 50000));
+        }
+        CU_ASSERT_EQUAL(bad, 0);
+        CU_ASSERT(checked > 8000);
+        free(buf);
+}
+
 static void
 test_roundtrip(void)
 {
@@ -643,6 +697,7 @@ main(void)
                 {"batch", NULL, NULL, {
                         {"crc32c_vectors", test_crc32c_vectors},
                         {"crc32c_long_unaligned", test_crc32c_long_unaligned},
+                        {"crc32c_lengths_alignments", test_crc32c_lengths_alignments},
                         {"roundtrip", test_roundtrip},
                         {"builder_gaps_and_empty", test_builder_gaps_and_empty},
                         {"corrupt_and_truncated", test_corrupt_and_truncated},

@@ -450,12 +450,14 @@ cmp_i64(const void *a, const void *b)
  * reads the output until @p want records arrived; fills latencies. */
 static bool
 drive(bool words, const char *in, rd_kafka_t *reader, long from, long n, long rate, long want,
-      const int64_t *final_counts, int64_t *lat, long *nlat, double *seconds)
+      const int64_t *final_counts, int64_t *latest, int64_t *lat, long *nlat, double *seconds)
 {
         /* With final_counts (cached word count: the number of updates is not
-         * known) the run ends when every word reached its final count. */
-        int64_t latest[VOCAB] = {0};
+         * known) the run ends when every word reached its final count;
+         * latest[] (kept by the caller across phases) is the last count seen. */
         long words_done = 0;
+        for (int i = 0; final_counts && i < VOCAB; i++)
+                words_done += latest[i] == final_counts[i];
         rd_kafka_t *p = client(RD_KAFKA_PRODUCER, NULL);
         int64_t t0 = rill__mono_us(), deadline;
         long got = 0, sent = 0;
@@ -584,14 +586,15 @@ run_broker(bool words, bool use_rill, bool cached, const opts_t *o)
         reader = reader_for(out);
 
         /* Throughput. */
-        int64_t *finals = NULL;
+        int64_t *finals = NULL, *latest = NULL;
         if (cached) {
                 finals = calloc(VOCAB, sizeof(int64_t));
+                latest = calloc(VOCAB, sizeof(int64_t));
                 add_word_counts(0, o->records, finals);
         }
         cpu0 = cpu_seconds();
         r.ok = drive(words, in, reader, 0, o->records, 0, expected_outputs(words, o->records),
-                     finals, NULL, &nlat, &secs);
+                     finals, latest, NULL, &nlat, &secs);
         r.seconds = secs;
         r.cpu = cpu_seconds() - cpu0;
         r.outputs = expected_outputs(words, o->records);
@@ -604,7 +607,7 @@ run_broker(bool words, bool use_rill, bool cached, const opts_t *o)
                 if (finals)
                         add_word_counts(o->records, o->records + o->latency_records, finals);
                 r.ok = drive(words, in, reader, o->records, o->latency_records, o->rate, want,
-                             finals, lat, &nlat, &secs);
+                             finals, latest, lat, &nlat, &secs);
                 if (nlat > 0) {
                         qsort(lat, (size_t)nlat, sizeof(int64_t), cmp_i64);
                         r.p50 = (double)lat[nlat / 2];
@@ -613,6 +616,7 @@ run_broker(bool words, bool use_rill, bool cached, const opts_t *o)
                 free(lat);
         }
         free(finals);
+        free(latest);
         rd_kafka_consumer_close(reader);
         rd_kafka_destroy(reader);
         if (app) {
@@ -744,7 +748,16 @@ main(int argc, char **argv)
         port = free_port();
         pid = spawn_rilld(rilld, dir, port);
         if (pid < 0) {
-                fprintf(stderr, "cannot start %s (log in %s/rilld.log)\n", rilld, dir);
+                char log[4300], line[512];
+                FILE *f;
+                fprintf(stderr, "cannot start %s (is it built?)\n", rilld);
+                snprintf(log, sizeof(log), "%s/rilld.log", dir);
+                if ((f = fopen(log, "r"))) {
+                        while (fgets(line, sizeof(line), f))
+                                fprintf(stderr, "  rilld: %s", line);
+                        fclose(f);
+                }
+                rill__rmtree(dir);
                 return 1;
         }
         snprintf(bootstrap, sizeof(bootstrap), "127.0.0.1:%d", port);

@@ -38,7 +38,7 @@
  * beginning), up to the high watermark, with progress logged.
  *
  * Internal topics are created at start when missing (CreateTopics through
- * the admin API of the producer handle; changelogs with
+ * an admin client configured with the "admin." properties; changelogs with
  * cleanup.policy=compact). Clusters without the admin API (librdkafka's mock
  * cluster) must have them created beforehand: existing topics are only
  * checked.
@@ -109,6 +109,7 @@ struct rill_app_s {
         int64_t flush_timeout;
         rd_kafka_t *consumer;
         rd_kafka_t *producer;
+        rd_kafka_t *admin;   /* metadata and CreateTopics ("admin." properties) */
         rill__task_env_t env;
         int32_t *sub_parts;
         int32_t *repart_parts;
@@ -402,7 +403,7 @@ fetch_metadata(rill_app_t *app, const rd_kafka_metadata_t **md, int timeout_ms, 
         int64_t deadline = rill__mono_ms() + timeout_ms;
         rd_kafka_resp_err_t err;
         do {
-                err = rd_kafka_metadata(app->producer, 1, NULL, md, 5000);
+                err = rd_kafka_metadata(app->admin, 1, NULL, md, 5000);
                 if (!err)
                         return RILL_OK;
         } while (rill__mono_ms() < deadline && !atomic_load(&app->stop));
@@ -421,8 +422,8 @@ static rill_err_t
 create_topics(rill_app_t *app, want_topic_t *w, int nw, char *errstr, size_t errstr_size)
 {
         rd_kafka_NewTopic_t **nt = rill__calloc((size_t)nw, sizeof(*nt));
-        rd_kafka_queue_t *q = rd_kafka_queue_new(app->producer);
-        rd_kafka_AdminOptions_t *opts = rd_kafka_AdminOptions_new(app->producer,
+        rd_kafka_queue_t *q = rd_kafka_queue_new(app->admin);
+        rd_kafka_AdminOptions_t *opts = rd_kafka_AdminOptions_new(app->admin,
                                                                   RD_KAFKA_ADMIN_OP_CREATETOPICS);
         int rf = (int)rill__conf_int(app->conf, "replication.factor");
         rill_err_t result = RILL_OK;
@@ -439,7 +440,7 @@ create_topics(rill_app_t *app, want_topic_t *w, int nw, char *errstr, size_t err
                            app->app_id, w[i].name, (int)w[i].partitions,
                            w[i].compact ? ", compacted" : "");
         }
-        rd_kafka_CreateTopics(app->producer, nt, (size_t)nw, opts, q);
+        rd_kafka_CreateTopics(app->admin, nt, (size_t)nw, opts, q);
         ev = rd_kafka_queue_poll(q, 30000);
         if (!ev) {
                 rill__errf(errstr, errstr_size, "timed out creating internal topics");
@@ -541,7 +542,7 @@ prepare_topics(rill_app_t *app, char *errstr, size_t errstr_size)
                         int ok = 0;
                         rd_kafka_metadata_destroy(md);
                         md = NULL;
-                        if (rd_kafka_metadata(app->producer, 1, NULL, &md, 5000))
+                        if (rd_kafka_metadata(app->admin, 1, NULL, &md, 5000))
                                 continue;
                         view.md = md;
                         for (int i = 0; i < nmissing; i++)
@@ -1581,7 +1582,7 @@ rill_app_new(const rill_topology_t *topo, rill_conf_t *conf, char *errstr, size_
         app->env.sub_parts = app->sub_parts;
         app->env.repart_parts = app->repart_parts;
 
-        /* Producer (also used for metadata and admin requests). */
+        /* Producer. */
         kc = kconf_new(app, "producer.", errstr, errstr_size);
         if (!kc)
                 goto fail;
@@ -1602,6 +1603,22 @@ rill_app_new(const rill_topology_t *topo, rill_conf_t *conf, char *errstr, size_
         app->producer = rd_kafka_new(RD_KAFKA_PRODUCER, kc, kerr, sizeof(kerr));
         if (!app->producer) {
                 rill__errf(errstr, errstr_size, "cannot create the producer: %s", kerr);
+                rd_kafka_conf_destroy(kc);
+                goto fail;
+        }
+
+        /* Admin client (a producer handle that never produces). */
+        kc = kconf_new(app, "admin.", errstr, errstr_size);
+        if (!kc)
+                goto fail;
+        snprintf(cid, sizeof(cid), "%s-admin", app->app_id);
+        kset(kc, "client.id", cid, conf, "admin.");
+        rd_kafka_conf_set_opaque(kc, app);
+        rd_kafka_conf_set_error_cb(kc, k_error_cb);
+        rd_kafka_conf_set_log_cb(kc, k_log_cb);
+        app->admin = rd_kafka_new(RD_KAFKA_PRODUCER, kc, kerr, sizeof(kerr));
+        if (!app->admin) {
+                rill__errf(errstr, errstr_size, "cannot create the admin client: %s", kerr);
                 rd_kafka_conf_destroy(kc);
                 goto fail;
         }
@@ -1766,6 +1783,8 @@ rill_app_destroy(rill_app_t *app)
         }
         if (app->consumer)
                 rd_kafka_destroy(app->consumer);
+        if (app->admin)
+                rd_kafka_destroy(app->admin);
         if (app->producer) {
                 if (rd_kafka_outq_len(app->producer) > 0)
                         rd_kafka_purge(app->producer, RD_KAFKA_PURGE_F_QUEUE |

@@ -57,6 +57,12 @@ test_bad_client_property(void)
         CU_ASSERT_PTR_NULL(rill_app_new(t, c, err, sizeof(err)));
         CU_ASSERT_PTR_NOT_NULL(strstr(err, "no.such.property"));
         rill_conf_destroy(c);
+        /* The admin. prefix reaches the admin client. */
+        c = base_conf(dir);
+        rill_conf_set(c, "admin.another.bad.property", "1", err, sizeof(err));
+        CU_ASSERT_PTR_NULL(rill_app_new(t, c, err, sizeof(err)));
+        CU_ASSERT_PTR_NOT_NULL(strstr(err, "another.bad.property"));
+        rill_conf_destroy(c);
         rill_topology_destroy(t);
         rill_test_rmdir(dir);
         free(dir);

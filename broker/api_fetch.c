@@ -13,7 +13,10 @@
  * fetch (session_id != 0 or epoch > 0) gets FETCH_SESSION_ID_NOT_FOUND.
  *
  * Reading: each partition's bytes are read from the log straight into the
- * response buffer (one copy; whole batches below the high watermark).
+ * response buffer (one copy; whole batches below the high watermark). The
+ * buffer comes from the broker's pool and is sized once per request from an
+ * upper bound of the response (fetch_estimate), so it is not grown by
+ * doubling while the partitions are read.
  * max_bytes bounds the whole response and partition_max_bytes each
  * partition, except that the first partition returning data always gets at
  * least one whole batch (KIP-74), so a batch larger than the limits never
@@ -236,6 +239,77 @@ fetch_run(rill__req_t *req, rill__rbuf_t body, rill__wbuf_t *w, bool may_park, b
                          res->max_wait_ms > 0 && total < (int64_t)min_bytes;
 }
 
+/*
+ * An upper bound of the response to the Fetch request in @p body, for
+ * sizing its buffer once: per partition the fixed fields plus
+ * min(partition_max_bytes, the partition log's size), all records bounded
+ * by max_bytes. A malformed request or an unknown topic just gives a
+ * smaller figure; the buffer still grows if the estimate is exceeded (a
+ * first batch larger than the limits, KIP-74). Only a capacity hint.
+ */
+static size_t
+fetch_estimate(rill__req_t *req, rill__rbuf_t body)
+{
+        rill_broker_t *b = req->broker;
+        rill__rbuf_t *r = &body;
+        int16_t v = req->api_version;
+        int64_t max_bytes = INT32_MAX, records = 0, fixed = 64;
+        int32_t nt;
+
+        (void)rill__rb_i32(r);            /* replica_id */
+        (void)rill__rb_i32(r);            /* max_wait_ms */
+        (void)rill__rb_i32(r);            /* min_bytes */
+        if (v >= 3)
+                max_bytes = rill__rb_i32(r);
+        if (v >= 4)
+                (void)rill__rb_i8(r);
+        if (v >= 7) {
+                (void)rill__rb_i32(r);
+                (void)rill__rb_i32(r);
+        }
+        nt = rill__rb_array(r, false);
+        for (int32_t i = 0; i < nt && !r->err; i++) {
+                rill__str_t name = rill__rb_str(r, false);
+                int32_t np = rill__rb_array(r, false);
+                rill__topic_t *t = name.len >= 0 ? rill__topic_find(b, name.ptr, (size_t)name.len)
+                                                 : NULL;
+                fixed += 8 + (name.len > 0 ? name.len : 0);
+                for (int32_t j = 0; j < np && !r->err; j++) {
+                        int32_t idx = rill__rb_i32(r), pmax;
+                        if (v >= 9)
+                                (void)rill__rb_i32(r);
+                        (void)rill__rb_i64(r);
+                        if (v >= 5)
+                                (void)rill__rb_i64(r);
+                        pmax = rill__rb_i32(r);
+                        fixed += 64;
+                        if (r->err || !t || idx < 0 || idx >= t->partition_cnt || pmax <= 0)
+                                continue;
+                        records += RILL__MIN((int64_t)pmax,
+                                             rill__log_size_bytes(t->partitions[idx]->log));
+                        if (records > max_bytes)
+                                records = max_bytes;
+                }
+        }
+        return (size_t)(RILL__MAX(records, 0) + fixed);
+}
+
+/*
+ * Gives the empty pooled buffer @p w room for @p need bytes in one step,
+ * so that rill__log_read() never grows it by doubling (each step copying
+ * what is already there and touching fresh pages). Estimates above the
+ * pool's largest buffer are left to normal growth.
+ */
+static void
+fetch_reserve(rill__wbuf_t *w, size_t need)
+{
+        if (w->len != 0 || need <= w->cap || need > RILL__BUFPOOL_MAX_CAP)
+                return;
+        rill__free(w->buf);
+        w->buf = rill__malloc(need);
+        w->cap = need;
+}
+
 static void
 park_unlink(rill_broker_t *b, rill__fetch_park_t *fp)
 {
@@ -266,6 +340,7 @@ handle_fetch(rill__req_t *req, rill__wbuf_t *w)
         if (w->len == 0) {
                 rill__wb_free(w);
                 rill__bufpool_get(b, w);
+                fetch_reserve(w, fetch_estimate(req, req->body));
         }
         fetch_run(req, req->body, w, true, true, &res);
         if (res.malformed) {
@@ -324,6 +399,7 @@ park_try_complete(rill_broker_t *b, rill__fetch_park_t *fp, bool final)
         }
         memset(&res, 0, sizeof(res));
         rill__bufpool_get(b, &w);
+        fetch_reserve(&w, fetch_estimate(req, fp->body));
         fetch_run(req, fp->body, &w, !final, false, &res);
         if (res.want_park) {
                 fp->woken = false;

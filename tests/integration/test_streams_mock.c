@@ -38,7 +38,10 @@ setup(void)
         if (rd_kafka_mock_topic_create(mock, "pat-alpha", 2, 1) ||
             rd_kafka_mock_topic_create(mock, "pat-beta", 2, 1) ||
             rd_kafka_mock_topic_create(mock, "pat-out", 2, 1) ||
-            rd_kafka_mock_topic_create(mock, "nopat-gamma", 2, 1))
+            rd_kafka_mock_topic_create(mock, "nopat-gamma", 2, 1) ||
+            rd_kafka_mock_topic_create(mock, "punct-in", 2, 1) ||
+            rd_kafka_mock_topic_create(mock, "punct-out", 2, 1) ||
+            rd_kafka_mock_topic_create(mock, "it-punct-seen-changelog", 2, 1))
                 return 1;
         for (int i = 0; i < 3; i++) {
                 char in[64], out[64];
@@ -341,8 +344,9 @@ test_replace_thread_policy(void)
         free(dir);
 }
 
+/* Records of @p topic (all partitions), only those with key @p key if not NULL. */
 static int
-count_topic(const char *topic, int partitions)
+count_topic_key(const char *topic, int partitions, const char *key)
 {
         char err[256];
         rd_kafka_conf_t *c = rd_kafka_conf_new();
@@ -363,13 +367,20 @@ count_topic(const char *topic, int partitions)
                         continue;
                 if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
                         eofs++;
-                else if (!m->err)
+                else if (!m->err && (!key || (m->key_len == strlen(key) &&
+                                              !memcmp(m->key, key, m->key_len))))
                         n++;
                 rd_kafka_message_destroy(m);
         }
         rd_kafka_consumer_close(rk);
         rd_kafka_destroy(rk);
         return n;
+}
+
+static int
+count_topic(const char *topic, int partitions)
+{
+        return count_topic_key(topic, partitions, NULL);
 }
 
 /* A regex source subscribes to every matching topic (and only those). */
@@ -410,6 +421,88 @@ test_pattern_source(void)
         free(dir);
 }
 
+/* Processor API in the runtime: a store, a wall-clock punctuator that
+ * reports how many records each task saw, and stream-time punctuation. */
+static void
+punct_wall(rill_ctx_t *ctx, int64_t now, void *opaque)
+{
+        rill_kv_store_t *st = rill_ctx_store(ctx, "seen");
+        char msg[64];
+        int n = snprintf(msg, sizeof(msg), "%llu", (unsigned long long)rill_kv_store_approx_count(st));
+        rill_ctx_forward(ctx, rill_bytes("wall", 4), rill_bytes(msg, (size_t)n), now);
+}
+
+static void
+punct_stream(rill_ctx_t *ctx, int64_t ts, void *opaque)
+{
+        rill_ctx_forward(ctx, rill_bytes("stream", 6), rill_bytes("tick", 4), ts);
+}
+
+static rill_err_t
+punct_init(rill_ctx_t *ctx, void *opaque, void **state)
+{
+        rill_ctx_schedule(ctx, 100, RILL_PUNCTUATE_WALL_CLOCK_TIME, punct_wall, NULL);
+        rill_ctx_schedule(ctx, 1000, RILL_PUNCTUATE_STREAM_TIME, punct_stream, NULL);
+        return RILL_OK;
+}
+
+static void
+punct_process(rill_ctx_t *ctx, const rill_record_t *r, void *state)
+{
+        rill_kv_store_put(rill_ctx_store(ctx, "seen"), rill_record_key(r), rill_bytes("", 0));
+}
+
+static void
+test_processor_punctuation_runtime(void)
+{
+        static const rill_processor_ops_t ops = {punct_init, punct_process, NULL};
+        const char *stores[] = {"seen", NULL};
+        char err[512];
+        char *dir = rill_test_tmpdir("rill-it-punct");
+        rill_builder_t *b = rill_builder_new();
+        rill_builder_add_store(b, rill_materialized(b, "seen"));
+        rill_stream_to(rill_stream_process(rill_builder_stream(b, "punct-in", NULL, NULL), &ops, NULL,
+                                           "counter", stores),
+                       "punct-out", NULL, NULL);
+        rill_topology_t *t = rill_builder_build(b, err, sizeof(err));
+        rill_builder_destroy(b);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+        rd_kafka_t *p = it_producer(bootstrap);
+        for (int i = 0; i < 10; i++) {
+                char k[8];
+                int kl = snprintf(k, sizeof(k), "k%d", i);
+                rd_kafka_producev(p, RD_KAFKA_V_TOPIC("punct-in"), RD_KAFKA_V_KEY(k, (size_t)kl),
+                                  RD_KAFKA_V_VALUE("v", 1), RD_KAFKA_V_TIMESTAMP(1000 + i * 500),
+                                  RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+        }
+        CU_ASSERT_EQUAL(rd_kafka_flush(p, 10000), RD_KAFKA_RESP_ERR_NO_ERROR);
+        rd_kafka_destroy(p);
+        rill_conf_t *c = rill_conf_new();
+        rill_conf_set(c, "application.id", "it-punct", err, sizeof(err));
+        rill_conf_set(c, "bootstrap.servers", bootstrap, err, sizeof(err));
+        rill_conf_set(c, "state.dir", dir, err, sizeof(err));
+        rill_app_t *app = rill_app_new(t, c, err, sizeof(err));
+        CU_ASSERT_PTR_NOT_NULL_FATAL(app);
+        CU_ASSERT_EQUAL_FATAL(rill_app_start(app, err, sizeof(err)), RILL_OK);
+        /* Wall-clock punctuators run with no input at all, every 100 ms per
+         * task; stream-time ones ran while the records arrived. */
+        CU_ASSERT_TRUE(RILL_WAIT_UNTIL(rill_app_records_processed(app) == 10 &&
+                                               count_topic_key("punct-out", 2, "wall") >= 10,
+                                       30000));
+        /* Each task fired its stream-time punctuator at least at its first
+         * record (schedules are aligned to 0). */
+        CU_ASSERT_TRUE(count_topic_key("punct-out", 2, "stream") >= 2);
+        void *v;
+        size_t len;
+        CU_ASSERT_EQUAL(rill_app_store_get(app, "seen", rill_bytes("k3", 2), &v, &len), RILL_OK);
+        rill_free(v);
+        CU_ASSERT_EQUAL(rill_app_close(app, 10000), RILL_OK);
+        rill_app_destroy(app);
+        rill_topology_destroy(t);
+        rill_test_rmdir(dir);
+        free(dir);
+}
+
 int
 main(void)
 {
@@ -422,6 +515,7 @@ main(void)
                   {"deserialization: fail shuts down", test_deserialization_fail_shuts_down},
                   {"uncaught errors: replace thread", test_replace_thread_policy},
                   {"pattern source", test_pattern_source},
+                  {"processor punctuation in the runtime", test_processor_punctuation_runtime},
                   {NULL, NULL}}},
                 {NULL}};
         return rill_test_run(suites);

@@ -3,7 +3,9 @@
  *
  * Architecture (DESIGN.md, "Data flow"): one event-loop thread per broker
  * (epoll) owns every connection, log, topic and coordinator of that broker; no
- * locks are needed on those. A request goes
+ * locks are needed on those. (Compaction passes and the fsync of rolled
+ * segments run on the broker's cleaner and flusher threads, on objects log.c
+ * hands out; the logs themselves stay the loop's: see cleaner.c.) A request goes
  *   socket -> size-prefixed frame -> header decode -> handler(api key, version)
  *   -> log / coordinator / metadata -> response body -> header + frame -> socket.
  * Handlers run on the loop thread and must never block on the network; a
@@ -20,6 +22,7 @@
  *   api_*.c     data-plane and admin handlers (Metadata, Produce, Fetch, ...)
  *   group.c     group coordinator + its APIs (group.h)
  *   log.c, batch.c  storage (log.h, batch.h)
+ *   cleaner.c   log cleaner (compaction) and flusher threads (server.h)
  */
 #ifndef RILL_BROKER_INT_H
 #define RILL_BROKER_INT_H

@@ -10,7 +10,8 @@
 #   5. produces keyed sample lines with `rill console-producer`,
 #   6. reads them back with `rill console-consumer` in the group demo-reader,
 #   7. shows `rill topics --describe` and `rill groups --describe`,
-#   8. (streams word count: see the marked section below),
+#   8. runs the word-count topology (build/bin/wordcount) on sample text and
+#      checks its counts against an independent count,
 #   9. stops rilld with SIGTERM and checks that it exited cleanly (status 0).
 #
 # Every command is printed before it runs, as you would type it (with `rill`
@@ -30,6 +31,7 @@ BIN="$ROOT/$BUILD/bin"
 JOBS=${JOBS:-$(nproc 2>/dev/null || echo 2)}
 
 RILLD_PID=""
+WC_PID=""
 TMP=""
 STEP=0
 
@@ -63,6 +65,10 @@ show() {
 
 cleanup() {
         local rc=$?
+        if [ -n "$WC_PID" ] && kill -0 "$WC_PID" 2>/dev/null; then
+                kill -TERM "$WC_PID" 2>/dev/null || true
+                wait "$WC_PID" 2>/dev/null || true
+        fi
         if [ -n "$RILLD_PID" ] && kill -0 "$RILLD_PID" 2>/dev/null; then
                 kill -TERM "$RILLD_PID" 2>/dev/null || true
                 local deadline=$((SECONDS + 10))
@@ -186,10 +192,71 @@ show "$BIN/rill" groups --bootstrap-server "$B" --describe --group demo-reader \
         || die "rill groups --describe failed"
 
 # ---------------------------------------------------------------------------
-# STREAMS: word count. The streams engineer adds the word-count topology
-# here: run the example application on demo-input, then read its output
-# topic with rill console-consumer and check the counts.
+# Streams: Kafka's canonical word count, as a Rill application.
 # ---------------------------------------------------------------------------
+step "Create the word-count topics and start the wordcount application"
+show "$BIN/rill" topics --bootstrap-server "$B" --create --topic streams-plaintext-input \
+        --partitions 2 --replication-factor 1 || die "rill topics --create failed"
+show "$BIN/rill" topics --bootstrap-server "$B" --create --topic streams-wordcount-output \
+        --partitions 2 --replication-factor 1 || die "rill topics --create failed"
+[ -x "$BIN/wordcount" ] || die "$BUILD/bin/wordcount was not built"
+wc_cmd=("$BIN/wordcount" --bootstrap-server "$B" --application-id demo-wordcount
+        --state-dir "$TMP/state" --commit-interval-ms 500)
+print_cmd "${wc_cmd[@]}"
+"${wc_cmd[@]}" >>"$TMP/wordcount.log" 2>&1 &
+WC_PID=$!
+echo "wordcount is running: pid $WC_PID (log in $TMP/wordcount.log)"
+
+# ---------------------------------------------------------------------------
+step "Produce text lines to streams-plaintext-input"
+cat >"$TMP/text.txt" <<'EOF'
+all streams lead to Kafka
+hello kafka streams
+join kafka summit
+Rill streams records through the broker
+EOF
+cat "$TMP/text.txt"
+show "$BIN/rill" console-producer --bootstrap-server "$B" --topic streams-plaintext-input \
+        <"$TMP/text.txt" || die "rill console-producer failed"
+
+# ---------------------------------------------------------------------------
+step "Read the counts from streams-wordcount-output (key: word, value: int64)"
+# The expected counts, computed independently: lower-case, split on
+# non-alphanumerics.
+tr 'A-Z' 'a-z' <"$TMP/text.txt" | tr -cs 'a-z0-9' '\n' | sed '/^$/d' | sort | uniq -c |
+        awk '{print $2 "\t" $1}' | sort >"$TMP/expected.txt"
+consume_counts=("$BIN/rill" console-consumer --bootstrap-server "$B"
+        --topic streams-wordcount-output --from-beginning --timeout-ms 3000
+        --property print.key=true
+        --property value.deserializer=org.apache.kafka.common.serialization.LongDeserializer)
+print_cmd "${consume_counts[@]}"
+deadline=$((SECONDS + 60))
+while :; do
+        "${consume_counts[@]}" >"$TMP/counts.txt" 2>/dev/null || true
+        # Every update is a record; the last one per word is its current count.
+        awk -F'\t' '{last[$1] = $2} END {for (w in last) print w "\t" last[w]}' \
+                "$TMP/counts.txt" | sort >"$TMP/latest.txt"
+        if cmp -s "$TMP/expected.txt" "$TMP/latest.txt"; then
+                break
+        fi
+        kill -0 "$WC_PID" 2>/dev/null || die "wordcount exited (see $TMP/wordcount.log)"
+        if [ "$SECONDS" -ge "$deadline" ]; then
+                diff -u "$TMP/expected.txt" "$TMP/latest.txt" || true
+                die "the word counts did not match within 60 s"
+        fi
+done
+cat "$TMP/counts.txt"
+echo "OK: the latest count of every word equals an independent count of the input"
+
+# ---------------------------------------------------------------------------
+step "Stop wordcount with SIGTERM (it commits and closes cleanly)"
+echo "\$ kill -TERM $WC_PID"
+kill -TERM "$WC_PID"
+status=0
+wait "$WC_PID" || status=$?
+WC_PID=""
+[ "$status" -eq 0 ] || die "wordcount exited with status $status (see $TMP/wordcount.log)"
+echo "wordcount exited with status 0"
 
 # ---------------------------------------------------------------------------
 step "Stop the broker with SIGTERM and check that it exits cleanly"

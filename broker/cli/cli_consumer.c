@@ -70,7 +70,9 @@ static const cli_opt_def_t consumer_opts[] = {
         {"--property", CLI_MULTI, "KEY=VALUE",
          "Formatter property (repeatable): print.key, print.value (true), print.timestamp, "
          "print.partition, print.offset, print.headers, key.separator (tab), line.separator "
-         "(newline), headers.separator (,), headers.key.separator (:), null.literal (null)."},
+         "(newline), headers.separator (,), headers.key.separator (:), null.literal (null), "
+         "key.deserializer / value.deserializer (Kafka class names: StringDeserializer, "
+         "LongDeserializer, IntegerDeserializer, ShortDeserializer, DoubleDeserializer)."},
         {"--formatter-config", CLI_VALUE, "FILE", "Formatter properties file (same keys)."},
         {"--consumer-property", CLI_MULTI, "KEY=VALUE",
          "A consumer configuration property (repeatable)."},
@@ -84,10 +86,86 @@ static const cli_opt_def_t consumer_opts[] = {
 };
 
 /* DefaultMessageFormatter settings. Strings are owned (unescaped copies). */
+/* How a key or value is turned into text: Kafka's deserializer classes. */
+typedef enum consumer_deser {
+        DESER_STRING = 0,   /* StringDeserializer / ByteArrayDeserializer: bytes as they are */
+        DESER_LONG,         /* LongDeserializer: 8-byte big-endian signed */
+        DESER_INTEGER,      /* IntegerDeserializer: 4-byte big-endian signed */
+        DESER_SHORT,        /* ShortDeserializer: 2-byte big-endian signed */
+        DESER_DOUBLE        /* DoubleDeserializer: 8-byte big-endian IEEE 754 */
+} consumer_deser_t;
+
 typedef struct consumer_fmt {
         bool key, value, timestamp, partition, offset, headers;
         char *key_sep, *line_sep, *hdr_sep, *hdr_key_sep, *null_lit;
+        consumer_deser_t key_deser, value_deser;
 } consumer_fmt_t;
+
+/* Parses a deserializer class name, with or without Kafka's package
+ * ("org.apache.kafka.common.serialization.LongDeserializer" or
+ * "LongDeserializer"). Returns -1 for an unknown class. */
+static int
+consumer_deser_parse(const char *v, consumer_deser_t *out)
+{
+        static const struct {
+                const char *name;
+                consumer_deser_t d;
+        } tab[] = {
+                {"StringDeserializer", DESER_STRING}, {"ByteArrayDeserializer", DESER_STRING},
+                {"BytesDeserializer", DESER_STRING},  {"LongDeserializer", DESER_LONG},
+                {"IntegerDeserializer", DESER_INTEGER}, {"ShortDeserializer", DESER_SHORT},
+                {"DoubleDeserializer", DESER_DOUBLE},
+        };
+        const char *dot = strrchr(v, '.');
+        const char *cls = dot ? dot + 1 : v;
+
+        if (dot && strncmp(v, "org.apache.kafka.common.serialization.",
+                           strlen("org.apache.kafka.common.serialization.")) != 0)
+                return -1;
+        for (size_t i = 0; i < sizeof(tab) / sizeof(tab[0]); i++) {
+                if (!strcmp(cls, tab[i].name)) {
+                        *out = tab[i].d;
+                        return 0;
+                }
+        }
+        return -1;
+}
+
+/* Writes @p len bytes at @p p as text according to @p d. Data of the wrong
+ * size for a numeric deserializer is shown as <N bytes: hex>, never as a
+ * wrong number. */
+static void
+consumer_write_deser(FILE *out, consumer_deser_t d, const unsigned char *p, size_t len)
+{
+        size_t want = d == DESER_LONG || d == DESER_DOUBLE ? 8 : d == DESER_INTEGER ? 4
+                      : d == DESER_SHORT ? 2 : 0;
+        uint64_t u = 0;
+
+        if (d == DESER_STRING) {
+                fwrite(p, 1, len, out);
+                return;
+        }
+        if (len != want) {
+                fprintf(out, "<%zu bytes:", len);
+                for (size_t i = 0; i < len && i < 32; i++)
+                        fprintf(out, " %02x", p[i]);
+                fputs(len > 32 ? " ...>" : ">", out);
+                return;
+        }
+        for (size_t i = 0; i < len; i++)
+                u = (u << 8) | p[i];
+        if (d == DESER_LONG) {
+                fprintf(out, "%lld", (long long)(int64_t)u);
+        } else if (d == DESER_INTEGER) {
+                fprintf(out, "%d", (int)(int32_t)(uint32_t)u);
+        } else if (d == DESER_SHORT) {
+                fprintf(out, "%d", (int)(int16_t)(uint16_t)u);
+        } else {
+                double x;
+                memcpy(&x, &u, sizeof(x));
+                fprintf(out, "%.17g", x);
+        }
+}
 
 static bool
 consumer_bool(const char *v)
@@ -150,7 +228,14 @@ consumer_fmt_prop(cli_ctx_t *ctx, consumer_fmt_t *f, const char *key, const char
                 consumer_set_str(&f->hdr_key_sep, v);
         else if (!strcmp(key, "null.literal"))
                 consumer_set_str(&f->null_lit, v);
-        else
+        else if (!strcmp(key, "key.deserializer") || !strcmp(key, "value.deserializer")) {
+                if (consumer_deser_parse(v, key[0] == 'k' ? &f->key_deser : &f->value_deser)) {
+                        fprintf(stderr, "%s: unknown %s '%s' (use StringDeserializer, "
+                                "ByteArrayDeserializer, LongDeserializer, IntegerDeserializer, "
+                                "ShortDeserializer or DoubleDeserializer)\n", ctx->prog, key, v);
+                        return -1;
+                }
+        } else
                 fprintf(stderr, "%s: warning: ignoring unknown property '%s'\n", ctx->prog, key);
         return 0;
 }
@@ -185,7 +270,11 @@ consumer_fmt_file(cli_ctx_t *ctx, consumer_fmt_t *f, const char *path)
                         fclose(fp);
                         return -1;
                 }
-                consumer_fmt_prop(ctx, f, key, v);
+                if (consumer_fmt_prop(ctx, f, key, v) != 0) {
+                        free(line);
+                        fclose(fp);
+                        return -1;
+                }
         }
         free(line); /* getline() allocates with malloc. */
         fclose(fp);
@@ -218,7 +307,8 @@ consumer_fmt_init(cli_ctx_t *ctx, const cli_args_t *args, consumer_fmt_t *f)
                                             props[i]);
                         return -1;
                 }
-                consumer_fmt_prop(ctx, f, key, v);
+                if (consumer_fmt_prop(ctx, f, key, v) != 0)
+                        return -1;
         }
         return 0;
 }
@@ -293,14 +383,14 @@ consumer_print(FILE *out, const consumer_fmt_t *f, const rd_kafka_message_t *m)
         }
         if (f->key) {
                 if (m->key)
-                        fwrite(m->key, 1, m->key_len, out);
+                        consumer_write_deser(out, f->key_deser, m->key, m->key_len);
                 else
                         fputs(f->null_lit, out);
                 consumer_sep(out, f, f->value);
         }
         if (f->value) {
                 if (m->payload)
-                        fwrite(m->payload, 1, m->len, out);
+                        consumer_write_deser(out, f->value_deser, m->payload, m->len);
                 else
                         fputs(f->null_lit, out);
                 fputs(f->line_sep, out);

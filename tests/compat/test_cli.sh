@@ -417,5 +417,33 @@ timeout 60 "$W/kafka-topics.sh" --bootstrap-server "$B" --list >"$W/out" 2>"$W/e
 expect_rc 0 "a kafka-topics.sh symlink runs rill topics"
 out_has "^$T$" "kafka-topics.sh --list lists the topics"
 
+# ---------------------------------------------------------------------------
+echo "# console-consumer deserializers (Kafka class names)"
+TD=deser-topic
+rill topics --bootstrap-server "$B" --create --topic "$TD" --partitions 1 --replication-factor 1
+expect_rc 0 "create $TD"
+# kcat -P with file arguments sends each file as one record, bytes as they are.
+printf 'k1' >"$W/k1"
+printf '\000\000\000\000\000\000\001\000' >"$W/v-long"     # 256 as int64
+printf '\377\377\377\376' >"$W/v-int"                           # -2 as int32
+printf 'abc' >"$W/v-short3"                                     # 3 bytes: not a long
+for f in v-long v-int v-short3; do
+        timeout 30 kcat -b "$B" -P -t "$TD" -p 0 "$W/$f" || bad "kcat produced $f"
+done
+rill console-consumer --bootstrap-server "$B" --topic "$TD" --from-beginning --max-messages 1 \
+        --timeout-ms 20000 \
+        --property value.deserializer=org.apache.kafka.common.serialization.LongDeserializer
+expect_rc 0 "consume with LongDeserializer"
+out_has "^256$" "LongDeserializer prints a big-endian int64 as a number"
+rill console-consumer --bootstrap-server "$B" --topic "$TD" --partition 0 --offset 1 \
+        --max-messages 1 --timeout-ms 20000 --property value.deserializer=IntegerDeserializer
+out_has "^-2$" "IntegerDeserializer (short class name) prints a signed int32"
+rill console-consumer --bootstrap-server "$B" --topic "$TD" --partition 0 --offset 2 \
+        --max-messages 1 --timeout-ms 20000 --property value.deserializer=LongDeserializer
+out_has "^<3 bytes: 61 62 63>$" "a value of the wrong size is shown as bytes, not a number"
+rill console-consumer --bootstrap-server "$B" --topic "$TD" --from-beginning --max-messages 1 \
+        --timeout-ms 5000 --property value.deserializer=com.example.NoSuchDeserializer
+expect_fail_msg "unknown value.deserializer" "an unknown deserializer class is refused"
+
 echo "$PASSED passed, $FAILED failed"
 [ "$FAILED" -eq 0 ]

@@ -74,12 +74,9 @@ main(int argc, char **argv)
 {
         static const rill_processor_ops_t ops = {dedup_init, dedup_process, dedup_close};
         const char *stores[] = {"seen-keys", NULL};
-        char err[512];
         example_opts_t o;
         rill_builder_t *b;
         rill_stream_t *s, *p;
-        rill_topology_t *topo;
-        int rc;
 
         example_parse(argc, argv, "streams-dedup", &o);
         b = rill_builder_new();
@@ -90,13 +87,5 @@ main(int argc, char **argv)
                        "streams-dedup-output", NULL, NULL);
         rill_stream_to(rill_stream_named(rill_stream_peek(p, nothing, NULL), "reports"),
                        "streams-dedup-report", NULL, NULL);
-        topo = rill_builder_build(b, err, sizeof(err));
-        rill_builder_destroy(b);
-        if (!topo) {
-                fprintf(stderr, "topology: %s\n", err);
-                return 1;
-        }
-        rc = example_run(topo, &o);
-        rill_topology_destroy(topo);
-        return rc;
+        return example_build_and_run(b, &o);
 }

@@ -155,3 +155,20 @@ example_run(rill_topology_t *topo, const example_opts_t *o)
         rill_app_destroy(app);
         return rc;
 }
+
+int
+example_build_and_run(rill_builder_t *b, const example_opts_t *o)
+{
+        char err[512];
+        rill_topology_t *topo = rill_builder_build(b, err, sizeof(err));
+        int rc;
+
+        rill_builder_destroy(b); /* frees every handle; the topology stays */
+        if (!topo) {
+                fprintf(stderr, "topology: %s\n", err);
+                return 1;
+        }
+        rc = example_run(topo, o);
+        rill_topology_destroy(topo);
+        return rc;
+}

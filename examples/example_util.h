@@ -32,4 +32,8 @@ void example_block_signals(void);
  * until the app fails), then closes cleanly. Returns the exit code. */
 int example_run(rill_topology_t *topo, const example_opts_t *o);
 
+/* Builds @p b (reporting the builder's error), frees it, runs the topology
+ * with example_run() and frees it. Returns the exit code. */
+int example_build_and_run(rill_builder_t *b, const example_opts_t *o);
+
 #endif

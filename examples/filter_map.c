@@ -35,30 +35,18 @@ upper_by_length(const rill_record_t *in, rill_out_t *out, void *opaque)
 int
 main(int argc, char **argv)
 {
-        char err[512];
         example_opts_t o;
         const char *in, *out;
         rill_builder_t *b;
         rill_stream_t *s;
-        rill_topology_t *topo;
-        int rc;
 
         example_parse(argc, argv, "streams-filter-map", &o);
         in = o.input_topic ? o.input_topic : "streams-plaintext-input";
         out = o.output_topic ? o.output_topic : "streams-filter-map-output";
         b = rill_builder_new();
-        s = rill_builder_stream(b, in, rill_serde_string(),
-                                rill_serde_string());
+        s = rill_builder_stream(b, in, rill_serde_string(), rill_serde_string());
         s = rill_stream_filter_not(s, is_blank, NULL);
         s = rill_stream_map(s, upper_by_length, NULL);
         rill_stream_to(s, out, NULL, NULL);
-        topo = rill_builder_build(b, err, sizeof(err));
-        rill_builder_destroy(b);
-        if (!topo) {
-                fprintf(stderr, "topology: %s\n", err);
-                return 1;
-        }
-        rc = example_run(topo, &o);
-        rill_topology_destroy(topo);
-        return rc;
+        return example_build_and_run(b, &o);
 }

@@ -9,26 +9,14 @@
 int
 main(int argc, char **argv)
 {
-        char err[512];
         example_opts_t o;
         const char *in, *out;
         rill_builder_t *b;
-        rill_topology_t *topo;
-        int rc;
 
         example_parse(argc, argv, "streams-pipe", &o);
         in = o.input_topic ? o.input_topic : "streams-plaintext-input";
         out = o.output_topic ? o.output_topic : "streams-pipe-output";
         b = rill_builder_new();
-        rill_stream_to(rill_builder_stream(b, in, NULL, NULL),
-                       out, NULL, NULL);
-        topo = rill_builder_build(b, err, sizeof(err));
-        rill_builder_destroy(b);
-        if (!topo) {
-                fprintf(stderr, "topology: %s\n", err);
-                return 1;
-        }
-        rc = example_run(topo, &o);
-        rill_topology_destroy(topo);
-        return rc;
+        rill_stream_to(rill_builder_stream(b, in, NULL, NULL), out, NULL, NULL);
+        return example_build_and_run(b, &o);
 }

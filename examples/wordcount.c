@@ -49,33 +49,20 @@ word_as_key(const rill_record_t *in, rill_out_t *out, void *opaque)
 int
 main(int argc, char **argv)
 {
-        char err[512];
         example_opts_t o;
         const char *in, *out;
         rill_builder_t *b;
         rill_stream_t *lines, *words;
         rill_table_t *counts;
-        rill_topology_t *topo;
-        int rc;
 
         example_parse(argc, argv, "streams-wordcount", &o);
         in = o.input_topic ? o.input_topic : "streams-plaintext-input";
         out = o.output_topic ? o.output_topic : "streams-wordcount-output";
         b = rill_builder_new();
-        lines = rill_builder_stream(b, in, rill_serde_string(),
-                                    rill_serde_string());
+        lines = rill_builder_stream(b, in, rill_serde_string(), rill_serde_string());
         words = rill_stream_flat_map_values(lines, split_words, NULL);
         counts = rill_grouped_count(rill_stream_group_by(words, word_as_key, NULL, "words", NULL),
                                     rill_materialized(b, "counts-store"));
-        rill_stream_to(rill_table_to_stream(counts), out, rill_serde_string(),
-                       rill_serde_int64());
-        topo = rill_builder_build(b, err, sizeof(err));
-        rill_builder_destroy(b);
-        if (!topo) {
-                fprintf(stderr, "topology: %s\n", err);
-                return 1;
-        }
-        rc = example_run(topo, &o);
-        rill_topology_destroy(topo);
-        return rc;
+        rill_stream_to(rill_table_to_stream(counts), out, rill_serde_string(), rill_serde_int64());
+        return example_build_and_run(b, &o);
 }

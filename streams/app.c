@@ -265,6 +265,54 @@ k_error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
                            rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
 }
 
+/*
+ * Creates a librdkafka client of @p type named "<application.id>-<what>":
+ * the kafka.* and @p prefix properties, then Rill's @p defaults where the
+ * user set nothing, then the @p forced settings the runtime relies on
+ * (NULL-terminated key, value lists). @p setup installs extra callbacks.
+ */
+static rd_kafka_t *
+client_new(rill_app_t *app, rd_kafka_type_t type, const char *prefix, const char *what,
+           const char *const *defaults, const char *const *forced,
+           void (*setup)(rd_kafka_conf_t *kc), char *errstr, size_t errstr_size)
+{
+        rd_kafka_conf_t *kc = kconf_new(app, prefix, errstr, errstr_size);
+        char kerr[256], cid[300];
+        rd_kafka_t *rk;
+
+        if (!kc)
+                return NULL;
+        snprintf(cid, sizeof(cid), "%s-%s", app->app_id, what);
+        kset(kc, "client.id", cid, app->conf, prefix);
+        for (int i = 0; defaults && defaults[i]; i += 2) {
+                if (!kset(kc, defaults[i], defaults[i + 1], app->conf, prefix)) {
+                        rill__errf(errstr, errstr_size, "cannot configure the %s (%s=%s)", what,
+                                   defaults[i], defaults[i + 1]);
+                        rd_kafka_conf_destroy(kc);
+                        return NULL;
+                }
+        }
+        for (int i = 0; forced && forced[i]; i += 2) {
+                if (rd_kafka_conf_set(kc, forced[i], forced[i + 1], kerr, sizeof(kerr)) !=
+                    RD_KAFKA_CONF_OK) {
+                        rill__errf(errstr, errstr_size, "cannot configure the %s: %s", what, kerr);
+                        rd_kafka_conf_destroy(kc);
+                        return NULL;
+                }
+        }
+        rd_kafka_conf_set_opaque(kc, app);
+        rd_kafka_conf_set_error_cb(kc, k_error_cb);
+        rd_kafka_conf_set_log_cb(kc, k_log_cb);
+        if (setup)
+                setup(kc);
+        rk = rd_kafka_new(type, kc, kerr, sizeof(kerr));
+        if (!rk) {
+                rill__errf(errstr, errstr_size, "cannot create the %s: %s", what, kerr);
+                rd_kafka_conf_destroy(kc);
+        }
+        return rk;
+}
+
 /* Delivery reports: remember acknowledged changelog offsets; latch failures. */
 static void
 dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
@@ -711,23 +759,17 @@ restore_store(sthread_t *th, atask_t *at, rill_kv_store_t *st, char *errstr, siz
         rill_err_t e = RILL_OK;
 
         if (!th->restore) {
-                char ke[256];
-                rd_kafka_conf_t *kc = kconf_new(app, "consumer.", errstr, errstr_size);
-                if (!kc)
-                        return RILL_ERR_CONFIG;
-                snprintf(ke, sizeof(ke), "%s-restore-consumer", app->app_id);
+                static const char *const defaults[] = {"enable.auto.commit", "false",
+                                                       "enable.partition.eof", "true",
+                                                       "fetch.wait.max.ms", "50", NULL};
+                char group[300];
                 /* A group id without a subscription: assign-only, never joins. */
-                rd_kafka_conf_set(kc, "group.id", ke, NULL, 0);
-                kset(kc, "enable.auto.commit", "false", app->conf, "consumer.");
-                kset(kc, "enable.partition.eof", "true", app->conf, "consumer.");
-                kset(kc, "fetch.wait.max.ms", "50", app->conf, "consumer.");
-                rd_kafka_conf_set_log_cb(kc, k_log_cb);
-                th->restore = rd_kafka_new(RD_KAFKA_CONSUMER, kc, ke, sizeof(ke));
-                if (!th->restore) {
-                        rd_kafka_conf_destroy(kc);
-                        rill__errf(errstr, errstr_size, "restore consumer: %s", ke);
+                snprintf(group, sizeof(group), "%s-restore-consumer", app->app_id);
+                const char *const forced[] = {"group.id", group, NULL};
+                th->restore = client_new(app, RD_KAFKA_CONSUMER, "consumer.", "restore-consumer",
+                                         defaults, forced, NULL, errstr, errstr_size);
+                if (!th->restore)
                         return RILL_ERR_KAFKA;
-                }
         }
         for (;;) {
                 kerr = rd_kafka_query_watermark_offsets(th->restore, st->changelog, t->partition, &lo,
@@ -1524,13 +1566,23 @@ app_main(void *arg)
 
 /* ---- public API ---- */
 
+static void
+set_dr_cb(rd_kafka_conf_t *kc)
+{
+        rd_kafka_conf_set_dr_msg_cb(kc, dr_cb);
+}
+
+static void
+set_rebalance_cb(rd_kafka_conf_t *kc)
+{
+        rd_kafka_conf_set_rebalance_cb(kc, rebalance_cb);
+}
+
 rill_app_t *
 rill_app_new(const rill_topology_t *topo, rill_conf_t *conf, char *errstr, size_t errstr_size)
 {
         rill_app_t *app;
-        rd_kafka_conf_t *kc;
         const char *v;
-        char kerr[512], cid[300];
 
         if (!topo || !conf) {
                 rill__errf(errstr, errstr_size, "rill_app_new: NULL topology or configuration");
@@ -1582,73 +1634,31 @@ rill_app_new(const rill_topology_t *topo, rill_conf_t *conf, char *errstr, size_
         app->env.sub_parts = app->sub_parts;
         app->env.repart_parts = app->repart_parts;
 
-        /* Producer. */
-        kc = kconf_new(app, "producer.", errstr, errstr_size);
-        if (!kc)
-                goto fail;
-        snprintf(cid, sizeof(cid), "%s-producer", app->app_id);
-        if (!kset(kc, "client.id", cid, conf, "producer.") ||
-            !kset(kc, "partitioner", "murmur2_random", conf, "producer.") ||
-            !kset(kc, "message.timeout.ms", "0", conf, "producer.") ||
-            !kset(kc, "acks", "all", conf, "producer.") ||
-            !kset(kc, "linger.ms", "5", conf, "producer.")) {
-                rill__errf(errstr, errstr_size, "cannot configure the producer");
-                rd_kafka_conf_destroy(kc);
-                goto fail;
-        }
-        rd_kafka_conf_set_opaque(kc, app);
-        rd_kafka_conf_set_dr_msg_cb(kc, dr_cb);
-        rd_kafka_conf_set_error_cb(kc, k_error_cb);
-        rd_kafka_conf_set_log_cb(kc, k_log_cb);
-        app->producer = rd_kafka_new(RD_KAFKA_PRODUCER, kc, kerr, sizeof(kerr));
-        if (!app->producer) {
-                rill__errf(errstr, errstr_size, "cannot create the producer: %s", kerr);
-                rd_kafka_conf_destroy(kc);
-                goto fail;
-        }
-
-        /* Admin client (a producer handle that never produces). */
-        kc = kconf_new(app, "admin.", errstr, errstr_size);
-        if (!kc)
-                goto fail;
-        snprintf(cid, sizeof(cid), "%s-admin", app->app_id);
-        kset(kc, "client.id", cid, conf, "admin.");
-        rd_kafka_conf_set_opaque(kc, app);
-        rd_kafka_conf_set_error_cb(kc, k_error_cb);
-        rd_kafka_conf_set_log_cb(kc, k_log_cb);
-        app->admin = rd_kafka_new(RD_KAFKA_PRODUCER, kc, kerr, sizeof(kerr));
-        if (!app->admin) {
-                rill__errf(errstr, errstr_size, "cannot create the admin client: %s", kerr);
-                rd_kafka_conf_destroy(kc);
-                goto fail;
-        }
-
-        /* Consumer. */
-        kc = kconf_new(app, "consumer.", errstr, errstr_size);
-        if (!kc)
-                goto fail;
-        snprintf(cid, sizeof(cid), "%s-consumer", app->app_id);
-        if (rd_kafka_conf_set(kc, "group.id", app->app_id, kerr, sizeof(kerr)) != RD_KAFKA_CONF_OK ||
-            !kset(kc, "client.id", cid, conf, "consumer.") ||
-            rd_kafka_conf_set(kc, "partition.assignment.strategy", "range", kerr, sizeof(kerr)) !=
-                    RD_KAFKA_CONF_OK ||
-            rd_kafka_conf_set(kc, "enable.auto.commit", "false", kerr, sizeof(kerr)) !=
-                    RD_KAFKA_CONF_OK ||
-            !kset(kc, "auto.offset.reset", "earliest", conf, "consumer.") ||
-            !kset(kc, "enable.auto.offset.store", "false", conf, "consumer.")) {
-                rill__errf(errstr, errstr_size, "cannot configure the consumer: %s", kerr);
-                rd_kafka_conf_destroy(kc);
-                goto fail;
-        }
-        rd_kafka_conf_set_opaque(kc, app);
-        rd_kafka_conf_set_rebalance_cb(kc, rebalance_cb);
-        rd_kafka_conf_set_error_cb(kc, k_error_cb);
-        rd_kafka_conf_set_log_cb(kc, k_log_cb);
-        app->consumer = rd_kafka_new(RD_KAFKA_CONSUMER, kc, kerr, sizeof(kerr));
-        if (!app->consumer) {
-                rill__errf(errstr, errstr_size, "cannot create the consumer: %s", kerr);
-                rd_kafka_conf_destroy(kc);
-                goto fail;
+        /* Rill's defaults (the user's prefixed properties win) and the
+         * settings the runtime depends on (forced). */
+        {
+                static const char *const prod_defaults[] = {
+                        "partitioner", "murmur2_random", "message.timeout.ms", "0", "acks", "all",
+                        "linger.ms", "5", NULL};
+                static const char *const cons_defaults[] = {
+                        "auto.offset.reset", "earliest", "enable.auto.offset.store", "false", NULL};
+                const char *const cons_forced[] = {
+                        "group.id", app->app_id, "partition.assignment.strategy", "range",
+                        "enable.auto.commit", "false", NULL};
+                app->producer = client_new(app, RD_KAFKA_PRODUCER, "producer.", "producer",
+                                           prod_defaults, NULL, set_dr_cb, errstr, errstr_size);
+                if (!app->producer)
+                        goto fail;
+                /* The admin client is a producer handle that never produces. */
+                app->admin = client_new(app, RD_KAFKA_PRODUCER, "admin.", "admin", NULL, NULL,
+                                        NULL, errstr, errstr_size);
+                if (!app->admin)
+                        goto fail;
+                app->consumer = client_new(app, RD_KAFKA_CONSUMER, "consumer.", "consumer",
+                                           cons_defaults, cons_forced, set_rebalance_cb, errstr,
+                                           errstr_size);
+                if (!app->consumer)
+                        goto fail;
         }
         rd_kafka_poll_set_consumer(app->consumer);
         return app;

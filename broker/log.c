@@ -74,7 +74,10 @@
  *   fsyncing them; the task fsyncs them and the directory, then advances
  *   the recovery point (in memory and, through <file>.bg.tmp + rename, on
  *   disk). Directory fsyncs after retention and compaction and the
- *   compaction checkpoint go the same way. The syncer runs a log's tasks in
+ *   compaction checkpoint go the same way, and so does the last close of a
+ *   segment file that retention, DeleteRecords or a compaction swap
+ *   removes: a task holds a descriptor of it, so that freeing the blocks of
+ *   a large file happens on the syncer's thread. The syncer runs a log's tasks in
  *   order on one thread. A log with a flush policy keeps its roll
  *   synchronous: flush.messages=1 still means every acknowledged write is
  *   fsynced before the response. Closing a log cleanly fsyncs whatever
@@ -549,13 +552,14 @@ seg_rd_fd(rill__log_t *log, int si)
 
 /* ---- sync tasks ---- */
 
-enum { SYNC_SEGMENT, SYNC_DIR, SYNC_CLEANER_CKPT };
+enum { SYNC_SEGMENT, SYNC_DIR, SYNC_CLEANER_CKPT, SYNC_RELEASE };
 
 struct rill__log_sync {
         bgstate_t *st;
         int kind;
         uint64_t epoch;
-        int fds[3];    /* SYNC_SEGMENT: .log, .index, .timeindex (-1 = none) */
+        int fds[3];    /* SYNC_SEGMENT: .log, .index, .timeindex (-1 = none);
+                        * SYNC_RELEASE: the last descriptor of a removed file */
         int64_t value; /* SYNC_SEGMENT: the segment's end offset; SYNC_CLEANER_CKPT: checkpoint */
 };
 
@@ -626,6 +630,10 @@ rill__log_sync_run(rill__log_sync_t *t)
         case SYNC_DIR:
                 rill__fsync_dir(st->dir);
                 break;
+        case SYNC_RELEASE:
+                /* sync_free() closes the descriptor: the file's blocks
+                 * are freed here, not on the log's thread. */
+                break;
         case SYNC_CLEANER_CKPT:
                 /* The renames of the compacted segments first, then the
                  * checkpoint that says they are clean. */
@@ -642,6 +650,29 @@ static bool
 defers_roll_sync(const rill__log_t *log)
 {
         return log->syncer && log->conf.flush_messages == INT64_MAX && log->conf.flush_ms == INT64_MAX;
+}
+
+/*
+ * Before a segment file is unlinked or renamed over: with a syncer, keeps
+ * a descriptor of it open in a task, so that the last close - which frees
+ * the blocks of a file of up to a GiB, and can take a while - happens on the
+ * syncer's thread. Call release_hand() after the unlink/rename.
+ */
+static int
+release_hold(rill__log_t *log, const char *path)
+{
+        return log->syncer ? open(path, O_RDONLY | O_CLOEXEC) : -1;
+}
+
+static void
+release_hand(rill__log_t *log, int fd)
+{
+        rill__log_sync_t *t;
+        if (fd < 0)
+                return;
+        t = sync_new(log, SYNC_RELEASE);
+        t->fds[0] = fd;
+        log->syncer(log->syncer_opaque, t);
 }
 
 /* fsyncs the log directory now, or hands that to the syncer. */
@@ -2213,9 +2244,12 @@ seg_delete(rill__log_t *log, int si, const char *why)
         RILL_LOG_I(LOG_COMP, "%s: deleting segment %020" PRId64 " (%" PRId64 " bytes, offsets %" PRId64
                    "..%" PRId64 "): %s", log->dir, s->base, s->size, s->base, s->next - 1, why);
         for (int i = 0; i < 3; i++) {
+                int hold;
                 seg_path(log, s->base, exts[i], path);
+                hold = i == 0 && s->size > 0 ? release_hold(log, path) : -1;
                 if (unlink(path) != 0 && errno != ENOENT)
                         RILL_LOG_W(LOG_COMP, "%s: unlink: %s", path, strerror(errno));
+                release_hand(log, hold);
         }
         log->total_size -= s->size;
         segs_remove(log, si);
@@ -3191,6 +3225,7 @@ swap_in(rill__log_t *log, int si, const rill__compact_job_t *job, int i)
         seg_t *s = &log->segs[si];
         char lpath[PATH_BUF], cpath[PATH_BUF], path[PATH_BUF];
         static const char *const iext[2] = {".index", ".timeindex"};
+        int hold;
 
         seg_path(log, s->base, ".log", lpath);
         seg_path(log, s->base, ".log.cleaned", cpath);
@@ -3209,11 +3244,15 @@ swap_in(rill__log_t *log, int si, const rill__compact_job_t *job, int i)
                 seg_path(log, s->base, iext[k], path);
                 unlink(path);
         }
+        hold = release_hold(log, lpath);
         if (rename(cpath, lpath) != 0) {
                 int e = errno;
                 RILL_LOG_E(LOG_COMP, "%s: rename: %s", cpath, strerror(e));
+                if (hold >= 0)
+                        close(hold);
                 return errno_err(e);
         }
+        release_hand(log, hold);
         for (int k = 0; k < 2; k++) {
                 char ext[32], dst[PATH_BUF];
                 snprintf(ext, sizeof(ext), "%s.cleaned", iext[k]);
@@ -3265,6 +3304,8 @@ rill__log_compact_commit(rill__log_t *log, rill__compact_job_t *job)
                 job_free(job);
                 return err != RILL_OK ? err : RILL_DECLINED;
         }
+        /* The read cache may hold a segment about to be replaced. */
+        rd_cache_drop(log);
         for (int i = 0; i < job->end && err == RILL_OK; i++) {
                 int si;
                 if (job->segs[i].state != JS_CLEANED)
@@ -3279,8 +3320,6 @@ rill__log_compact_commit(rill__log_t *log, rill__compact_job_t *job)
                 committed++;
                 changed = true;
         }
-        if (changed)
-                rd_cache_drop(log);
         if (err != RILL_OK) {
                 /* The rest stays as it was (job_free removes its files);
                  * the checkpoint does not move, the next pass redoes it. */

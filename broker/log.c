@@ -2630,10 +2630,6 @@ seg_largest_ts(const rill__log_t *log, int si)
         struct stat st;
         if (log->segs[si].max_ts >= 0)
                 return log->segs[si].max_ts;
-        /* Empty (a first segment emptied by compaction): nothing in it is
-         * young, whatever its modification time says. */
-        if (log->segs[si].size == 0)
-                return -1;
         /* No timestamps: the file's modification time stands in. */
         seg_path(log, log->segs[si].base, ".log", path);
         if (stat(path, &st) != 0)
@@ -3101,7 +3097,9 @@ rill__log_compact_plan(rill__log_t *log, int64_t now_ms, rill__compact_job_t **o
         lts = rill__malloc((size_t)log->nsegs * sizeof(*lts));
         lim = log->nsegs - 1;
         for (int i = 0; i < lim; i++) {
-                lts[i] = seg_largest_ts(log, i);
+                /* An empty segment (a first segment emptied by compaction)
+                 * holds nothing young, whatever its mtime says. */
+                lts[i] = log->segs[i].size == 0 ? -1 : seg_largest_ts(log, i);
                 if (lts[i] > sub_sat(now_ms, log->conf.min_compaction_lag_ms)) {
                         lim = i;
                         break;

@@ -53,7 +53,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define BATCH 256
+#define BATCH RILL__ORDER_MAX
 
 typedef struct toff {
         char *topic;
@@ -952,6 +952,25 @@ handle_message(sthread_t *th, rd_kafka_message_t *m)
         atomic_fetch_add(&app->processed, 1);
 }
 
+/* Orders a batch from the thread's queue by head timestamp across
+ * partitions (rill__order_by_head_ts()). */
+static void
+order_batch(rd_kafka_message_t **msgs, ssize_t n)
+{
+        const void *part[BATCH];
+        int32_t pnum[BATCH];
+        int64_t ts[BATCH];
+
+        if (n < 2)
+                return;
+        for (ssize_t i = 0; i < n; i++) {
+                part[i] = msgs[i]->rkt;
+                pnum[i] = msgs[i]->partition;
+                ts[i] = msgs[i]->err ? INT64_MIN : rd_kafka_message_timestamp(msgs[i], NULL);
+        }
+        rill__order_by_head_ts((void **)msgs, part, pnum, ts, (int)n);
+}
+
 static void
 park(sthread_t *th)
 {
@@ -1028,6 +1047,7 @@ thread_main(void *arg)
                 if (msgs[0]) {
                         ssize_t more = rd_kafka_consume_batch_queue(th->queue, 0, msgs + 1, BATCH - 1);
                         n = 1 + (more > 0 ? more : 0);
+                        order_batch(msgs, n);
                 }
                 for (ssize_t i = 0; i < n; i++) {
                         if (!th->failed)

@@ -445,6 +445,15 @@ void rill__task_flush_caches(rill__task_t *task);
 bool rill__task_cache_dirty(const rill__task_t *task);
 /** Closes processors and stores and frees the task. NULL is a no-op. */
 void rill__task_destroy(rill__task_t *task);
+/**
+ * Reorders @p items (n records from several partitions) as Kafka Streams
+ * picks a task's next record: per partition (topic[i], partition[i]) the
+ * order is kept; across partitions the lowest head timestamp ts[] goes first.
+ * Batches of more than RILL__ORDER_MAX records are left as they are.
+ */
+#define RILL__ORDER_MAX 256
+void rill__order_by_head_ts(void **items, const void *const *topic, const int32_t *partition,
+                            const int64_t *ts, int n);
 /** Latches a task error (first one wins). */
 void rill__task_fail(rill__task_t *task, rill_err_t err, const char *fmt, ...)
         __attribute__((format(printf, 3, 4)));

@@ -958,3 +958,43 @@ rill_ctx_fail(rill_ctx_t *ctx, rill_err_t err, const char *msg)
         rill__task_fail(ctx->task, err == RILL_OK ? RILL_ERR_STATE : err, "processor %s: %s",
                         ctx->node->name, msg ? msg : "failed");
 }
+
+void
+rill__order_by_head_ts(void **items, const void *const *topic, const int32_t *partition,
+                       const int64_t *ts, int n)
+{
+        int head[RILL__ORDER_MAX], next[RILL__ORDER_MAX], last[RILL__ORDER_MAX];
+        int idx[RILL__ORDER_MAX], np = 0;
+        void *out[RILL__ORDER_MAX];
+
+        if (n < 2 || n > RILL__ORDER_MAX)
+                return;
+        /* One list per partition, in arrival order. */
+        for (int i = 0; i < n; i++) {
+                int p;
+                for (p = 0; p < np; p++)
+                        if (topic[idx[p]] == topic[i] && partition[idx[p]] == partition[i])
+                                break;
+                next[i] = -1;
+                if (p == np) {
+                        idx[np] = head[np] = last[np] = i;
+                        np++;
+                } else {
+                        next[last[p]] = i;
+                        last[p] = i;
+                }
+        }
+        if (np < 2)
+                return;
+        /* Merge: the lowest head timestamp first; ties go to the partition
+         * seen first. */
+        for (int k = 0; k < n; k++) {
+                int best = -1;
+                for (int p = 0; p < np; p++)
+                        if (head[p] >= 0 && (best < 0 || ts[head[p]] < ts[head[best]]))
+                                best = p;
+                out[k] = items[head[best]];
+                head[best] = next[head[best]];
+        }
+        memcpy(items, out, sizeof(void *) * (size_t)n);
+}

@@ -167,6 +167,35 @@ test_repartition_counts_follow_upstream(void)
         rill_topology_destroy(t);
 }
 
+/* The runtime's record choice within a task: per-partition order kept,
+ * lowest head timestamp first across partitions. */
+static void
+test_order_by_head_ts(void)
+{
+        static const char A[] = "a", B[] = "b";
+        /* Arrival: a0(5) a1(1) b0(2) b1(9) a2(7) b2(3) */
+        const char *names[] = {"a0", "a1", "b0", "b1", "a2", "b2"};
+        const void *topic[] = {A, A, B, B, A, B};
+        int32_t part[] = {0, 0, 0, 0, 0, 0};
+        int64_t ts[] = {5, 1, 2, 9, 7, 3};
+        void *items[6];
+        for (int i = 0; i < 6; i++)
+                items[i] = (void *)names[i];
+        rill__order_by_head_ts(items, topic, part, ts, 6);
+        /* heads: a0(5) vs b0(2) -> b0; a0(5) vs b1(9) -> a0; a1(1) -> a1;
+         * a2(7) vs b1(9) -> a2; then b1, b2 (per-partition order kept). */
+        const char *want[] = {"b0", "a0", "a1", "a2", "b1", "b2"};
+        for (int i = 0; i < 6; i++)
+                CU_ASSERT_STRING_EQUAL((const char *)items[i], want[i]);
+        /* Same topic, different partitions are different lists. */
+        const void *t2[] = {A, A};
+        int32_t p2[] = {1, 0};
+        int64_t ts2[] = {10, 4};
+        void *it2[] = {(void *)"p1", (void *)"p0"};
+        rill__order_by_head_ts(it2, t2, p2, ts2, 2);
+        CU_ASSERT_STRING_EQUAL((const char *)it2[0], "p0");
+}
+
 int
 main(void)
 {
@@ -177,6 +206,7 @@ main(void)
                   {"generated names are stable", test_generated_names_are_stable},
                   {"co-partitioning check", test_copartition_check},
                   {"repartition counts", test_repartition_counts_follow_upstream},
+                  {"record order by head timestamp", test_order_by_head_ts},
                   {NULL, NULL}}},
                 {NULL}};
         return rill_test_run(suites);

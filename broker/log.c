@@ -1030,6 +1030,53 @@ index_last(const char *path, size_t esz, uint8_t *e, int64_t *nentries)
         return r;
 }
 
+/*
+ * Reads the whole offset index at @p path and checks that it can be
+ * binary-searched: relative offsets and positions strictly increasing, no
+ * relative offset below 0 and every position leaving room for a batch
+ * header in a segment of @p seg_size bytes. Returns like index_last(), with
+ * -1 also for an index that fails these checks (it is then rebuilt): a
+ * non-monotonic index makes lookups land on positions that are no batch.
+ */
+static int
+index_check(const char *path, int64_t seg_size, uint8_t *e, int64_t *nentries)
+{
+        uint8_t buf[IDX_ENTRY * 1024];
+        int64_t sz, at = 0, prev_rel = -1, prev_pos = -1;
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+        if (fd < 0)
+                return -1;
+        sz = fd_size(fd);
+        if (sz < 0 || sz % IDX_ENTRY) {
+                close(fd);
+                return -1;
+        }
+        *nentries = sz / IDX_ENTRY;
+        while (at < sz) {
+                size_t want = (size_t)RILL__MIN((int64_t)sizeof(buf), sz - at);
+                if (pread_full(fd, buf, want, at) != (ssize_t)want) {
+                        close(fd);
+                        return -1;
+                }
+                for (size_t i = 0; i < want; i += IDX_ENTRY) {
+                        int64_t rel = (int32_t)rill__be32(buf + i);
+                        int64_t pos = (int32_t)rill__be32(buf + i + 4);
+                        if (rel <= prev_rel || pos <= prev_pos || pos < 0 ||
+                            pos > seg_size - RILL__BATCH_HDR_SIZE) {
+                                close(fd);
+                                return -1;
+                        }
+                        prev_rel = rel;
+                        prev_pos = pos;
+                }
+                memcpy(e, buf + want - IDX_ENTRY, IDX_ENTRY);
+                at += (int64_t)want;
+        }
+        close(fd);
+        return sz > 0 ? 1 : 0;
+}
+
 /* Reads and checks the header of the batch at @p pos. */
 static bool
 peek_batch(int fd, int64_t fsize, int64_t pos, rill__batch_hdr_t *h)
@@ -1079,9 +1126,10 @@ seg_load(rill__log_t *log, seg_t *s, bool is_last, bool full_check)
         r.first_ts = -1;
 
         if (!rebuild) {
-                /* Sanity-check the indexes: well-formed sizes and last
-                 * entries that point at real batches. */
-                ir = index_last(ipath, IDX_ENTRY, ie, &ni);
+                /* Sanity-check the indexes: well-formed sizes, an offset
+                 * index that is strictly increasing within the segment,
+                 * and last entries that point at real batches. */
+                ir = index_check(ipath, s->size, ie, &ni);
                 tr = index_last(tpath, TIDX_ENTRY, te, &nt);
                 if (ir < 0 || tr < 0) {
                         rebuild = true;
@@ -1947,7 +1995,7 @@ seg_locate(rill__log_t *log, int si, int64_t offset, int64_t *batch_base)
 {
         const seg_t *s = &log->segs[si];
         int fd = seg_rd_fd(log, si);
-        int64_t pos, start;
+        int64_t pos, start, prev_next;
         fwin_t w;
 
         if (fd < 0)
@@ -1960,14 +2008,29 @@ seg_locate(rill__log_t *log, int si, int64_t offset, int64_t *batch_base)
         }
         pos = seg_lookup_pos(log, si, offset);
         start = pos;
+        prev_next = s->base;
         fwin_init(&w, fd, s->size, 4096);
         while (pos < s->size) {
                 int shrt;
                 const uint8_t *p = fwin_get(&w, pos, RILL__BATCH_HDR_SIZE, &shrt);
-                int64_t base, last;
+                int64_t base = 0, last = -1;
                 int32_t length = p ? (int32_t)rill__be32(p + RILL__BATCH_OFF_LENGTH) : 0;
-                bool bad = !p || p[RILL__BATCH_OFF_MAGIC] != 2 || length < RILL__BATCH_HDR_SIZE - 12;
-                if (!bad && pos == start && start > 0 && (int64_t)rill__be64(p) > offset)
+                bool bad = !p || p[RILL__BATCH_OFF_MAGIC] != 2 || length < RILL__BATCH_HDR_SIZE - 12 ||
+                           pos + 12 + (int64_t)length > s->size;
+                if (!bad) {
+                        /* Offsets that make no sense (going backwards, out
+                         * of the segment's recovered range): not a batch to
+                         * trust, whatever led here (trusted segments are
+                         * not CRC-checked at open). */
+                        int32_t delta = (int32_t)rill__be32(p + RILL__BATCH_OFF_LAST_DELTA);
+                        base = (int64_t)rill__be64(p);
+                        bad = delta < 0 || base < prev_next || base >= s->next ||
+                              base > INT64_MAX - INT32_MAX;
+                        if (!bad)
+                                last = base + delta;
+                        bad = bad || last >= s->next;
+                }
+                if (!bad && pos == start && start > 0 && base > offset)
                         bad = true; /* the index overshot: it cannot be right */
                 if (bad) {
                         if (start > 0) {
@@ -1977,19 +2040,22 @@ seg_locate(rill__log_t *log, int si, int64_t offset, int64_t *batch_base)
                                            " points at no batch for offset %" PRId64 ", scanning",
                                            log->dir, s->base, offset);
                                 pos = start = 0;
+                                prev_next = s->base;
                                 log->hint_base = -1;
                                 continue;
                         }
+                        RILL_LOG_W(LOG_COMP, "%s: segment %020" PRId64 " has no valid batch at "
+                                   "position %" PRId64 " (looking for offset %" PRId64 ")",
+                                   log->dir, s->base, pos, offset);
                         pos = -1;
                         break;
                 }
-                base = (int64_t)rill__be64(p);
-                last = base + (int32_t)rill__be32(p + RILL__BATCH_OFF_LAST_DELTA);
                 if (last >= offset) {
                         if (batch_base)
                                 *batch_base = base;
                         break;
                 }
+                prev_next = last + 1;
                 pos += 12 + (int64_t)length;
         }
         fwin_free(&w);

@@ -1019,6 +1019,84 @@ test_stale_start_checkpoint(void)
         free(dir);
 }
 
+/*
+ * A segment trusted through the clean-shutdown marker, with two on-disk
+ * defects (fuzz finding): a corrupt LastOffsetDelta in one batch (a
+ * CRC-covered field) and an .index whose keys stop increasing. The open
+ * must see the broken index, rebuild it with a CRC walk that truncates at
+ * the corrupt batch (keeping every batch before it), and a batch appended
+ * afterwards must be readable, also after a reopen. With @p corrupt_batch
+ * false only the index is broken: nothing may be lost.
+ */
+static void
+trusted_corrupt_check(bool corrupt_batch)
+{
+        char *dir = rill_test_tmpdir("rill-log"), *path, *ipath;
+        rill__log_conf_t c;
+        rill__log_t *log;
+        int64_t bounds[21], keep_off = corrupt_batch ? 15 : 60, first, next;
+        uint8_t e[8];
+        rill__wbuf_t out;
+        int fd;
+
+        conf_init(&c);
+        c.index_interval_bytes = 100;
+        log = open_log(dir, &c);
+        fill_20(log, dir, bounds);
+        rill__log_close(log);
+        path = seg_file(dir, 0, ".log");
+        ipath = seg_file(dir, 0, ".index");
+        CU_ASSERT_FATAL(file_size(ipath) >= 3 * 8);
+        if (corrupt_batch) {
+                /* Batch 5 claims offsets 15..1015 (LastOffsetDelta 1000). */
+                uint8_t d[4];
+                rill__put_be32(d, 1000);
+                fd = open(path, O_RDWR);
+                CU_ASSERT_FATAL(fd >= 0);
+                CU_ASSERT_EQUAL(pwrite(fd, d, 4, bounds[5] + RILL__BATCH_OFF_LAST_DELTA), 4);
+                close(fd);
+        }
+        /* The second index entry gets a key above the third one's. */
+        fd = open(ipath, O_RDWR);
+        CU_ASSERT_FATAL(fd >= 0);
+        rill__put_be32(e, 0x0010000e);
+        CU_ASSERT_EQUAL(pwrite(fd, e, 4, 8), 4);
+        close(fd);
+
+        log = open_log(dir, &c);
+        CU_ASSERT_EQUAL(rill__log_end_offset(log), keep_off);
+        CU_ASSERT_EQUAL(file_size(path), corrupt_batch ? bounds[5] : bounds[20]);
+        check_read_all(log);
+        CU_ASSERT_EQUAL(append_n(log, 3, 5000, 77), keep_off);
+        rill__wb_init(&out, 1024);
+        CU_ASSERT_EQUAL(rill__log_read(log, keep_off, keep_off + 3, 1 << 20, &out), RILL_OK);
+        CU_ASSERT_FATAL(out.len > 0);
+        CU_ASSERT_EQUAL(check_batches(out.buf, out.len, &first, &next), 1);
+        CU_ASSERT_EQUAL(first, keep_off);
+        CU_ASSERT_EQUAL(next, keep_off + 3);
+        check_read_all(log);
+        CU_ASSERT_EQUAL(read_sequential(log, 300), keep_off + 3);
+        rill__log_close(log);
+
+        log = open_log(dir, &c);
+        CU_ASSERT_EQUAL(rill__log_end_offset(log), keep_off + 3);
+        check_read_all(log);
+        CU_ASSERT_EQUAL(read_sequential(log, 300), keep_off + 3);
+        rill__log_close(log);
+        rill__wb_free(&out);
+        free(ipath);
+        free(path);
+        rill_test_rmdir(dir);
+        free(dir);
+}
+
+static void
+test_trusted_segment_corrupt_header_and_index(void)
+{
+        trusted_corrupt_check(true);
+        trusted_corrupt_check(false);
+}
+
 static void
 test_retention_time(void)
 {
@@ -1685,6 +1763,8 @@ main(void)
                         {"truncate", test_truncate},
                         {"delete_records", test_delete_records},
                         {"stale_start_checkpoint", test_stale_start_checkpoint},
+                        {"trusted_segment_corrupt_header_and_index",
+                         test_trusted_segment_corrupt_header_and_index},
                         {"retention_time", test_retention_time},
                         {"retention_size_and_segment_ms", test_retention_size_and_segment_ms},
                         {"compaction", test_compaction},

@@ -282,7 +282,7 @@ list_files(const char *dir, const char *suffix, char names[][64], int max)
         while ((de = readdir(d)) && n < max) {
                 size_t l = strlen(de->d_name);
                 if (l >= m && strcmp(de->d_name + l - m, suffix) == 0 && l < 64)
-                        snprintf(names[n++], 64, "%s", de->d_name);
+                        memcpy(names[n++], de->d_name, l + 1);
         }
         closedir(d);
         qsort(names, (size_t)n, 64, cmp_names);

@@ -8,34 +8,46 @@
  *              every tenth line); the output has 90% of the input;
  *   wordcount  lines of 5 words from a 1000-word vocabulary, split, grouped by
  *              word (repartition topic), counted in a RocksDB store with a
- *              changelog; one output update per word.
+ *              changelog.
  *
  * Implementations per scenario:
  *   rill       a rill_app_t (num.stream.threads as given, at-least-once,
- *              commit.interval.ms as given, default 1000) against rilld;
- *              for wordcount also "rill+cache", with the record cache on (it
- *              ends when every word reached its final count);
- *   loop       a hand-written librdkafka consume-transform-produce loop in one
- *              thread, committing after a flush at the same interval (the same
- *              at-least-once discipline); for wordcount it keeps the counts in
- *              an in-memory hash map (no repartition topic, no changelog);
- *   driver     the topology in the test driver (no broker, no Kafka client).
+ *              commit.interval.ms as given, default 1000) against rilld, with
+ *              the defaults (for wordcount: the record cache on; the run ends
+ *              when every word reached its final count);
+ *   rill-nocache  word count with the record cache off: one output update,
+ *              one changelog record and one store write per word;
+ *   loop       the best hand-written librdkafka consume-transform-produce
+ *              loop we know: one thread, batches from the consumer queue, the
+ *              transform inline, offsets stored per batch and committed after a
+ *              flush at the same interval (the same at-least-once discipline);
+ *              for wordcount it keeps the counts in an in-memory hash map (no
+ *              repartition topic, no changelog) and emits every update;
+ *   driver     the topology in the test driver (no broker, no Kafka client;
+ *              word count without the cache).
  *
- * Phases against rilld: the processor starts and joins its group first; then
- * (1) throughput: --records input records are produced as fast as possible
- * and the clock runs from the first produce to the last expected output
- * record; the process CPU time (getrusage: producer, processor and output
- * reader together; rilld runs in its own process and is not counted) is
- * reported per million input records; (2) latency: --latency-records records
- * at --rate records/s; the latency of an output record is the time it is read
- * minus its timestamp (operators keep the input's timestamp, and the input
- * timestamp is the produce time), p50 and p99 over every output record.
+ * The processor under test (rill app or loop) runs in a process of its own
+ * (this program re-executed with --role processor), so that its CPU time is
+ * read apart from the load generator and the output reader, which run in this
+ * process; rilld runs in a third process and is not counted.
+ *
+ * Phases: (1) throughput: --records input records, either produced as fast as
+ * possible while the processor runs or, with --preload, produced before the
+ * processor starts (a backlog); the clock runs from the first produce (or the
+ * processor's "ready") to the last expected output record; (2) latency:
+ * --latency-records records at --rate records/s; the latency of an output
+ * record is the time it is read minus its timestamp (operators keep the
+ * input's timestamp, and the input timestamp is the produce time), p50 and p99
+ * over every output record.
  *
  * rilld is spawned from build/bin with a temporary log directory and killed
  * at the end. The benchmark prints figures and never asserts timings; it
- * exits non-zero only if a run fails (missing output, a client error).
+ * exits non-zero only if a run fails (missing output, a client error, a
+ * processor that fails or does not stop).
  */
 #include <errno.h>
+#include <poll.h>
+#include <time.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
@@ -52,6 +64,7 @@
 #include <librdkafka/rdkafka.h>
 #include <rill/rill.h>
 
+#include "bench_proc.h"
 #include "rill_util.h"
 
 #ifndef RILL_SOURCE_DIR
@@ -70,6 +83,12 @@ typedef struct opts {
         const char *scenario;
         const char *rilld;
         const char *commit_ms;
+        bool preload;
+        struct {
+                char *arg;  /* "key=value" as given */
+                char *k, *v;
+        } props[16];
+        int nprops;
 } opts_t;
 
 static char bootstrap[64];
@@ -84,37 +103,6 @@ cpu_seconds(void)
         getrusage(RUSAGE_SELF, &ru);
         return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
                ru.ru_stime.tv_usec / 1e6;
-}
-
-static int
-free_port(void)
-{
-        struct sockaddr_in a = {0};
-        socklen_t len = sizeof(a);
-        int fd = socket(AF_INET, SOCK_STREAM, 0), port = -1;
-        a.sin_family = AF_INET;
-        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
-            getsockname(fd, (struct sockaddr *)&a, &len) == 0)
-                port = ntohs(a.sin_port);
-        if (fd >= 0)
-                close(fd);
-        return port;
-}
-
-static bool
-port_open(int port)
-{
-        struct sockaddr_in a = {0};
-        int fd = socket(AF_INET, SOCK_STREAM, 0);
-        bool ok;
-        a.sin_family = AF_INET;
-        a.sin_port = htons((uint16_t)port);
-        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        ok = fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
-        if (fd >= 0)
-                close(fd);
-        return ok;
 }
 
 static pid_t
@@ -321,6 +309,69 @@ typedef struct wc_entry {
         bool used;
 } wc_entry_t;
 
+/* Transforms one input record of the loop and produces its outputs. */
+static void
+loop_record(loop_arg_t *a, rd_kafka_t *pr, wc_entry_t *map, const rd_kafka_message_t *m)
+{
+        int64_t ts = rd_kafka_message_timestamp(m, NULL);
+
+        if (!a->words) {
+                char buf[512];
+                size_t n = m->len < sizeof(buf) ? m->len : sizeof(buf);
+                long i = 0;
+                for (size_t j = 0; j < m->key_len; j++)
+                        i = i * 10 + (((const char *)m->key)[j] - '0');
+                if (i % 10 == 0)
+                        return;
+                for (size_t j = 0; j < n; j++) {
+                        char ch = ((const char *)m->payload)[j];
+                        buf[j] = ch >= 'a' && ch <= 'z' ? (char)(ch - 32) : ch;
+                }
+                while (rd_kafka_producev(pr, RD_KAFKA_V_TOPIC(a->out), RD_KAFKA_V_KEY(m->key, m->key_len),
+                                         RD_KAFKA_V_VALUE(buf, n), RD_KAFKA_V_TIMESTAMP(ts),
+                                         RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                         RD_KAFKA_V_END) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
+                        rd_kafka_poll(pr, 10);
+                return;
+        }
+        for (const char *q = m->payload, *end = q + m->len; q < end;) {
+                const char *w;
+                uint8_t be[8];
+                size_t wl;
+                unsigned h = 2166136261u;
+                wc_entry_t *e;
+                while (q < end && *q == ' ')
+                        q++;
+                w = q;
+                while (q < end && *q != ' ')
+                        q++;
+                wl = (size_t)(q - w);
+                if (!wl || wl >= sizeof(e->word))
+                        continue;
+                for (size_t j = 0; j < wl; j++)
+                        h = (h ^ (unsigned char)w[j]) * 16777619u;
+                for (e = &map[h % (4 * VOCAB)];; e = e + 1 < map + 4 * VOCAB ? e + 1 : map) {
+                        if (!e->used) {
+                                memcpy(e->word, w, wl);
+                                e->word[wl] = '\0';
+                                e->used = true;
+                                break;
+                        }
+                        if (strlen(e->word) == wl && !memcmp(e->word, w, wl))
+                                break;
+                }
+                e->count++;
+                rill_i64_encode(e->count, be);
+                while (rd_kafka_producev(pr, RD_KAFKA_V_TOPIC(a->out), RD_KAFKA_V_KEY(w, wl),
+                                         RD_KAFKA_V_VALUE(be, 8), RD_KAFKA_V_TIMESTAMP(ts),
+                                         RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                         RD_KAFKA_V_END) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
+                        rd_kafka_poll(pr, 10);
+        }
+}
+
+/* The hand-written loop: batches from the consumer queue, the transform
+ * inline, offsets stored once per batch and committed after a flush. */
 static void *
 loop_main(void *p)
 {
@@ -328,93 +379,50 @@ loop_main(void *p)
         rd_kafka_t *c = client(RD_KAFKA_CONSUMER, a->group);
         rd_kafka_t *pr = client(RD_KAFKA_PRODUCER, NULL);
         rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new(1);
+        rd_kafka_queue_t *q;
         wc_entry_t *map = calloc(4 * VOCAB, sizeof(wc_entry_t));
         int64_t last_commit = rill__mono_ms();
+        rd_kafka_message_t *msgs[1024];
 
         rd_kafka_topic_partition_list_add(sub, a->in, RD_KAFKA_PARTITION_UA);
         rd_kafka_subscribe(c, sub);
         rd_kafka_topic_partition_list_destroy(sub);
+        q = rd_kafka_queue_get_consumer(c);
         while (!atomic_load(&a->stop)) {
-                rd_kafka_message_t *m = rd_kafka_consumer_poll(c, 50);
+                int64_t next[PARTS];
+                /* Wait for the first record only, then take what is queued
+                 * (a batch call would wait for a full batch). */
+                ssize_t n = 0;
+                if ((msgs[0] = rd_kafka_consume_queue(q, 50))) {
+                        ssize_t more = rd_kafka_consume_batch_queue(q, 0, msgs + 1, 1023);
+                        n = 1 + (more > 0 ? more : 0);
+                }
                 rd_kafka_topic_partition_list_t *asg = NULL;
+
                 if (!atomic_load(&a->joined) && rd_kafka_assignment(c, &asg) == 0) {
                         if (asg->cnt > 0)
                                 atomic_store(&a->joined, true);
                         rd_kafka_topic_partition_list_destroy(asg);
                 }
-                if (m && !m->err) {
-                        int64_t ts = rd_kafka_message_timestamp(m, NULL);
-                        if (!a->words) {
-                                char buf[512];
-                                size_t n = m->len < sizeof(buf) ? m->len : sizeof(buf);
-                                long i = 0;
-                                for (size_t j = 0; j < m->key_len; j++)
-                                        i = i * 10 + (((const char *)m->key)[j] - '0');
-                                if (i % 10 != 0) {
-                                        for (size_t j = 0; j < n; j++) {
-                                                char ch = ((const char *)m->payload)[j];
-                                                buf[j] = ch >= 'a' && ch <= 'z' ? (char)(ch - 32) : ch;
-                                        }
-                                        while (rd_kafka_producev(pr, RD_KAFKA_V_TOPIC(a->out),
-                                                                 RD_KAFKA_V_KEY(m->key, m->key_len),
-                                                                 RD_KAFKA_V_VALUE(buf, n),
-                                                                 RD_KAFKA_V_TIMESTAMP(ts),
-                                                                 RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                                                                 RD_KAFKA_V_END) ==
-                                               RD_KAFKA_RESP_ERR__QUEUE_FULL)
-                                                rd_kafka_poll(pr, 10);
-                                }
-                        } else {
-                                const char *q = m->payload, *end = q + m->len;
-                                while (q < end) {
-                                        const char *w;
-                                        uint8_t be[8];
-                                        size_t wl;
-                                        unsigned h = 2166136261u;
-                                        wc_entry_t *e;
-                                        while (q < end && *q == ' ')
-                                                q++;
-                                        w = q;
-                                        while (q < end && *q != ' ')
-                                                q++;
-                                        wl = (size_t)(q - w);
-                                        if (!wl || wl >= sizeof(e->word))
-                                                continue;
-                                        for (size_t j = 0; j < wl; j++)
-                                                h = (h ^ (unsigned char)w[j]) * 16777619u;
-                                        for (e = &map[h % (4 * VOCAB)];; e = e + 1 < map + 4 * VOCAB ? e + 1 : map) {
-                                                if (!e->used) {
-                                                        memcpy(e->word, w, wl);
-                                                        e->word[wl] = '\0';
-                                                        e->used = true;
-                                                        break;
-                                                }
-                                                if (strlen(e->word) == wl && !memcmp(e->word, w, wl))
-                                                        break;
-                                        }
-                                        e->count++;
-                                        rill_i64_encode(e->count, be);
-                                        while (rd_kafka_producev(pr, RD_KAFKA_V_TOPIC(a->out),
-                                                                 RD_KAFKA_V_KEY(w, wl),
-                                                                 RD_KAFKA_V_VALUE(be, 8),
-                                                                 RD_KAFKA_V_TIMESTAMP(ts),
-                                                                 RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                                                                 RD_KAFKA_V_END) ==
-                                               RD_KAFKA_RESP_ERR__QUEUE_FULL)
-                                                rd_kafka_poll(pr, 10);
-                                }
+                for (int i = 0; i < PARTS; i++)
+                        next[i] = -1;
+                for (ssize_t i = 0; i < n; i++) {
+                        rd_kafka_message_t *m = msgs[i];
+                        if (!m->err) {
+                                loop_record(a, pr, map, m);
+                                if (m->partition >= 0 && m->partition < PARTS)
+                                        next[m->partition] = m->offset + 1;
                         }
-                        {
-                                rd_kafka_topic_partition_list_t *o = rd_kafka_topic_partition_list_new(1);
-                                rd_kafka_topic_partition_list_add(o, rd_kafka_topic_name(m->rkt),
-                                                                  m->partition)
-                                        ->offset = m->offset + 1;
-                                rd_kafka_offsets_store(c, o);
-                                rd_kafka_topic_partition_list_destroy(o);
-                        }
-                }
-                if (m)
                         rd_kafka_message_destroy(m);
+                }
+                if (n > 0) {
+                        rd_kafka_topic_partition_list_t *o = rd_kafka_topic_partition_list_new(PARTS);
+                        for (int i = 0; i < PARTS; i++)
+                                if (next[i] >= 0)
+                                        rd_kafka_topic_partition_list_add(o, a->in, i)->offset = next[i];
+                        rd_kafka_offsets_store(c, o);
+                        rd_kafka_topic_partition_list_destroy(o);
+                }
                 rd_kafka_poll(pr, 0);
                 if (rill__mono_ms() - last_commit > a->commit_ms) {
                         /* At-least-once: outputs acknowledged before offsets commit. */
@@ -423,6 +431,7 @@ loop_main(void *p)
                         last_commit = rill__mono_ms();
                 }
         }
+        rd_kafka_queue_destroy(q);
         rd_kafka_flush(pr, 10000);
         rd_kafka_consumer_close(c);
         rd_kafka_destroy(c);
@@ -435,7 +444,8 @@ loop_main(void *p)
 
 typedef struct result {
         double seconds;
-        double cpu;
+        double cpu;         /* the processor's CPU seconds (rill app, loop, driver) */
+        double harness_cpu; /* load generator + output reader (this process) */
         long outputs;
         double p50, p99;
         bool ok;
@@ -446,6 +456,34 @@ cmp_i64(const void *a, const void *b)
 {
         int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
         return x < y ? -1 : x > y;
+}
+
+/* Produces input line @p i (key: its decimal number; timestamp: now). */
+static void
+produce_line(rd_kafka_t *p, bool words, const char *in, long i)
+{
+        char line[256], key[24];
+        int kl = snprintf(key, sizeof(key), "%ld", i);
+        int ll = make_line(words, i, line, sizeof(line));
+        while (rd_kafka_producev(p, RD_KAFKA_V_TOPIC(in), RD_KAFKA_V_KEY(key, (size_t)kl),
+                                 RD_KAFKA_V_VALUE(line, (size_t)ll),
+                                 RD_KAFKA_V_TIMESTAMP(rill__now_ms()),
+                                 RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                 RD_KAFKA_V_END) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
+                rd_kafka_poll(p, 5);
+}
+
+/* Produces lines [from, from+n) and waits until all are acknowledged. */
+static bool
+produce_only(bool words, const char *in, long from, long n)
+{
+        rd_kafka_t *p = client(RD_KAFKA_PRODUCER, NULL);
+        bool ok;
+        for (long i = 0; i < n; i++)
+                produce_line(p, words, in, from + i);
+        ok = rd_kafka_flush(p, 120000) == RD_KAFKA_RESP_ERR_NO_ERROR;
+        rd_kafka_destroy(p);
+        return ok;
 }
 
 /* Produces lines [from, from+n) (paced at @p rate per second if > 0) and
@@ -473,24 +511,14 @@ drive(bool words, const char *in, rd_kafka_t *reader, long from, long n, long ra
         rd_kafka_topic_destroy(rkt);
         int64_t t0 = rill__mono_us(), deadline;
         long got = 0, sent = 0;
-        char line[256], key[24];
 
         while (final_counts ? words_done < VOCAB : got < want) {
                 /* Produce in slices so that reading goes on meanwhile. */
                 long target = n;
                 if (rate > 0)
                         target = RILL__MIN(n, (long)((rill__mono_us() - t0) * rate / 1000000) + 1);
-                for (long k = 0; sent < target && k < 5000; k++, sent++) {
-                        long i = from + sent;
-                        int kl = snprintf(key, sizeof(key), "%ld", i);
-                        int ll = make_line(words, i, line, sizeof(line));
-                        while (rd_kafka_producev(p, RD_KAFKA_V_TOPIC(in), RD_KAFKA_V_KEY(key, (size_t)kl),
-                                                 RD_KAFKA_V_VALUE(line, (size_t)ll),
-                                                 RD_KAFKA_V_TIMESTAMP(rill__now_ms()),
-                                                 RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                                                 RD_KAFKA_V_END) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
-                                rd_kafka_poll(p, 5);
-                }
+                for (long k = 0; sent < target && k < 5000; k++, sent++)
+                        produce_line(p, words, in, from + sent);
                 rd_kafka_poll(p, 0);
                 for (int k = 0; k < 10000; k++) {
                         rd_kafka_message_t *m = rd_kafka_consumer_poll(reader, sent < n ? 0 : 20);
@@ -517,7 +545,7 @@ drive(bool words, const char *in, rd_kafka_t *reader, long from, long n, long ra
                         }
                         rd_kafka_message_destroy(m);
                 }
-                deadline = t0 + (int64_t)(120 + n / 2000) * 1000000;
+                deadline = t0 + (int64_t)(120 + want / 2000) * 1000000;
                 if (rill__mono_us() > deadline) {
                         fprintf(stderr, "  timed out: %ld of %ld output records\n", got, want);
                         break;
@@ -541,74 +569,260 @@ reader_for(const char *out)
         return c;
 }
 
+/* ---- the processor process ---- */
+
+typedef struct popts {
+        const char *impl; /* rill, rill-nocache, loop */
+        bool words;
+        const char *in, *out, *id, *state_dir;
+} popts_t;
+
+static atomic_bool proc_stop;
+
+static void
+on_term(int sig)
+{
+        (void)sig;
+        atomic_store(&proc_stop, true);
+}
+
+/* Waits for SIGTERM/SIGINT (or @p failed to turn true), up to 100 ms per
+ * call. */
+static void
+await_stop_tick(void)
+{
+        struct timespec ts = {0, 100 * 1000 * 1000};
+        nanosleep(&ts, NULL); /* interrupted by the signal */
+}
+
+/* The processor under test, in a process of its own so that its CPU time is
+ * measured apart from the load generator and the output reader. Writes
+ * "ready\n" to stdout once it owns partitions, runs until SIGTERM, closes
+ * cleanly. Returns the exit status. */
+static int
+processor_main(const popts_t *p, const opts_t *o)
+{
+        struct sigaction sa;
+        char err[512];
+
+        memset(&sa, 0, sizeof(sa));
+        sa.sa_handler = on_term;
+        sigaction(SIGTERM, &sa, NULL);
+        sigaction(SIGINT, &sa, NULL);
+        if (strncmp(p->impl, "rill", 4) == 0) {
+                rill_topology_t *topo = topology(p->words, !strcmp(p->impl, "rill"), p->in,
+                                                 p->out);
+                rill_conf_t *c = rill_conf_new();
+                rill_app_t *app;
+                int rc = 0;
+
+                rill_conf_set(c, "application.id", p->id, err, sizeof(err));
+                rill_conf_set(c, "bootstrap.servers", bootstrap, err, sizeof(err));
+                rill_conf_set(c, "state.dir", p->state_dir, err, sizeof(err));
+                rill_conf_set(c, "num.stream.threads", o->threads, err, sizeof(err));
+                rill_conf_set(c, "commit.interval.ms", o->commit_ms, err, sizeof(err));
+                for (int i = 0; i < o->nprops; i++)
+                        if (rill_conf_set(c, o->props[i].k, o->props[i].v, err, sizeof(err)) !=
+                            RILL_OK) {
+                                fprintf(stderr, "  --set %s: %s\n", o->props[i].k, err);
+                                return 2;
+                        }
+                app = topo ? rill_app_new(topo, c, err, sizeof(err)) : NULL;
+                if (!app || rill_app_start(app, err, sizeof(err)) != RILL_OK) {
+                        fprintf(stderr, "  app: %s\n", err);
+                        return 1;
+                }
+                for (int i = 0; i < 600 && !atomic_load(&proc_stop) &&
+                                !(rill_app_state(app) == RILL_APP_RUNNING &&
+                                  rill_app_task_count(app) > 0);
+                     i++)
+                        await_stop_tick();
+                printf("ready\n");
+                fflush(stdout);
+                while (!atomic_load(&proc_stop)) {
+                        if (rill_app_state(app) == RILL_APP_ERROR) {
+                                rill_app_last_error(app, err, sizeof(err));
+                                fprintf(stderr, "  app failed: %s\n", err);
+                                rc = 1;
+                                break;
+                        }
+                        await_stop_tick();
+                }
+                rill_app_close(app, 30000);
+                rill_app_destroy(app);
+                rill_topology_destroy(topo);
+                rill__rmtree(p->state_dir);
+                return rc;
+        } else {
+                loop_arg_t *la = calloc(1, sizeof(*la));
+                pthread_t lt;
+
+                la->words = p->words;
+                la->commit_ms = atol(o->commit_ms);
+                snprintf(la->in, sizeof(la->in), "%s", p->in);
+                snprintf(la->out, sizeof(la->out), "%s", p->out);
+                snprintf(la->group, sizeof(la->group), "%s", p->id);
+                pthread_create(&lt, NULL, loop_main, la);
+                for (int i = 0; i < 600 && !atomic_load(&la->joined) && !atomic_load(&proc_stop);
+                     i++)
+                        await_stop_tick();
+                printf("ready\n");
+                fflush(stdout);
+                while (!atomic_load(&proc_stop))
+                        await_stop_tick();
+                atomic_store(&la->stop, true);
+                pthread_join(lt, NULL);
+                free(la);
+                return 0;
+        }
+}
+
+/* Starts the processor process; returns its pid (its stdout is *@p rfd). */
+static pid_t
+spawn_processor(const char *impl, bool words, const char *in, const char *out, const char *id,
+                const char *state_dir, const opts_t *o, int *rfd)
+{
+        char self[4200];
+        int pfd[2];
+        pid_t pid;
+        ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+
+        if (n <= 0 || pipe(pfd) != 0)
+                return -1;
+        self[n] = '\0';
+        pid = fork();
+        if (pid == 0) {
+                char *argv[64];
+                int a = 0;
+                dup2(pfd[1], 1);
+                close(pfd[0]);
+                close(pfd[1]);
+                argv[a++] = self;
+                argv[a++] = "--role";
+                argv[a++] = "processor";
+                argv[a++] = (char *)impl;
+                argv[a++] = (char *)(words ? "wordcount" : "pass");
+                argv[a++] = bootstrap;
+                argv[a++] = (char *)in;
+                argv[a++] = (char *)out;
+                argv[a++] = (char *)id;
+                argv[a++] = (char *)state_dir;
+                argv[a++] = "--threads";
+                argv[a++] = (char *)o->threads;
+                argv[a++] = "--commit-interval-ms";
+                argv[a++] = (char *)o->commit_ms;
+                for (int i = 0; i < o->nprops && a < 60; i++) {
+                        argv[a++] = "--set";
+                        argv[a++] = o->props[i].arg;
+                }
+                argv[a] = NULL;
+                execv(self, argv);
+                _exit(127);
+        }
+        close(pfd[1]);
+        if (pid < 0) {
+                close(pfd[0]);
+                return -1;
+        }
+        *rfd = pfd[0];
+        return pid;
+}
+
+/* Waits up to 60 s for the processor's "ready" line. */
+static bool
+await_ready(int rfd)
+{
+        char buf[16];
+        size_t got = 0;
+        struct pollfd pf = {rfd, POLLIN, 0};
+
+        while (got < 6) {
+                ssize_t n;
+                if (poll(&pf, 1, 60000) <= 0)
+                        return false;
+                n = read(rfd, buf + got, sizeof(buf) - 1 - got);
+                if (n <= 0)
+                        return false; /* the processor exited */
+                got += (size_t)n;
+        }
+        return memcmp(buf, "ready\n", 6) == 0;
+}
+
+/* Stops the processor (SIGTERM, then SIGKILL after 60 s); true if it exited
+ * with status 0. */
+static bool
+stop_processor(pid_t pid)
+{
+        int st = 0;
+        kill(pid, SIGTERM);
+        for (int i = 0; i < 6000; i++) {
+                pid_t w = waitpid(pid, &st, WNOHANG);
+                if (w == pid)
+                        return WIFEXITED(st) && WEXITSTATUS(st) == 0;
+                usleep(10000);
+        }
+        kill(pid, SIGKILL);
+        waitpid(pid, &st, 0);
+        fprintf(stderr, "  the processor did not stop within 60 s\n");
+        return false;
+}
+
 static result_t
-run_broker(bool words, bool use_rill, bool cached, const opts_t *o)
+run_broker(bool words, const char *impl, const opts_t *o)
 {
         result_t r = {0};
         char in[64], out[64], dir[4200], id[64];
-        rill_topology_t *topo = NULL;
-        rill_app_t *app = NULL;
-        loop_arg_t la;
-        pthread_t lt;
+        bool cached = !strcmp(impl, "rill") && words;
         rd_kafka_t *reader;
         int64_t *lat;
         long nlat = 0;
-        double cpu0, secs;
-        char err[512];
+        double secs;
+        cpu_sample_t c0, c1;
+        int rfd = -1;
+        pid_t pid;
+        const char *base = getenv("TMPDIR");
+        int64_t *finals = NULL, *latest = NULL;
 
-        memset(&la, 0, sizeof(la));
         run_seq++;
         snprintf(in, sizeof(in), "bench-in-%d", run_seq);
         snprintf(out, sizeof(out), "bench-out-%d", run_seq);
         snprintf(id, sizeof(id), "bench-app-%d", run_seq);
+        snprintf(dir, sizeof(dir), "%s/bench-streams-state-%d-%d", base && *base ? base : "/tmp",
+                 (int)getpid(), run_seq);
         if (!create_topic(in, PARTS) || !create_topic(out, PARTS)) {
                 fprintf(stderr, "  cannot create topics\n");
                 return r;
         }
-        if (use_rill) {
-                rill_conf_t *c = rill_conf_new();
-                const char *base = getenv("TMPDIR");
-                snprintf(dir, sizeof(dir), "%s/bench-streams-state-%d-%d", base && *base ? base : "/tmp",
-                         (int)getpid(), run_seq);
-                topo = topology(words, cached, in, out);
-                rill_conf_set(c, "application.id", id, err, sizeof(err));
-                rill_conf_set(c, "bootstrap.servers", bootstrap, err, sizeof(err));
-                rill_conf_set(c, "state.dir", dir, err, sizeof(err));
-                rill_conf_set(c, "num.stream.threads", o->threads, err, sizeof(err));
-                rill_conf_set(c, "commit.interval.ms", o->commit_ms, err, sizeof(err));
-                app = rill_app_new(topo, c, err, sizeof(err));
-                if (!app || rill_app_start(app, err, sizeof(err)) != RILL_OK) {
-                        fprintf(stderr, "  app: %s\n", err);
-                        return r;
-                }
-                for (int i = 0; i < 3000 && !(rill_app_state(app) == RILL_APP_RUNNING &&
-                                               rill_app_task_count(app) > 0);
-                     i++)
-                        usleep(10000);
-        } else {
-                la.words = words;
-                la.commit_ms = atol(o->commit_ms);
-                snprintf(la.in, sizeof(la.in), "%s", in);
-                snprintf(la.out, sizeof(la.out), "%s", out);
-                snprintf(la.group, sizeof(la.group), "%s", id);
-                pthread_create(&lt, NULL, loop_main, &la);
-                for (int i = 0; i < 3000 && !atomic_load(&la.joined); i++)
-                        usleep(10000);
-        }
-        reader = reader_for(out);
-
-        /* Throughput. */
-        int64_t *finals = NULL, *latest = NULL;
         if (cached) {
                 finals = calloc(VOCAB, sizeof(int64_t));
                 latest = calloc(VOCAB, sizeof(int64_t));
                 add_word_counts(0, o->records, finals);
         }
-        cpu0 = cpu_seconds();
-        r.ok = drive(words, in, reader, 0, o->records, 0, expected_outputs(words, o->records),
-                     finals, latest, NULL, &nlat, &secs);
+        reader = reader_for(out);
+        if (o->preload) {
+                /* The whole input is in the topic before the processor starts:
+                 * the processor works through a backlog, as in a catch-up. */
+                if (!produce_only(words, in, 0, o->records)) {
+                        fprintf(stderr, "  cannot preload the input\n");
+                        goto out;
+                }
+        }
+        pid = spawn_processor(impl, words, in, out, id, dir, o, &rfd);
+        if (pid < 0 || !await_ready(rfd)) {
+                fprintf(stderr, "  the processor did not start\n");
+                if (pid > 0)
+                        stop_processor(pid);
+                goto out;
+        }
+
+        /* Throughput. */
+        cpu_sample(pid, &c0);
+        r.ok = drive(words, in, reader, 0, o->preload ? 0 : o->records, 0,
+                     expected_outputs(words, o->records), finals, latest, NULL, &nlat, &secs);
+        cpu_sample(pid, &c1);
         r.seconds = secs;
-        r.cpu = cpu_seconds() - cpu0;
+        r.cpu = cpu_delta(&c0, &c1);
+        r.harness_cpu = c1.self_s - c0.self_s;
         r.outputs = expected_outputs(words, o->records);
 
         /* Latency at a fixed rate. */
@@ -627,19 +841,16 @@ run_broker(bool words, bool use_rill, bool cached, const opts_t *o)
                 }
                 free(lat);
         }
+        if (!stop_processor(pid)) {
+                fprintf(stderr, "  the processor failed\n");
+                r.ok = false;
+        }
+        close(rfd);
+out:
         free(finals);
         free(latest);
         rd_kafka_consumer_close(reader);
         rd_kafka_destroy(reader);
-        if (app) {
-                rill_app_close(app, 30000);
-                rill_app_destroy(app);
-                rill_topology_destroy(topo);
-                rill__rmtree(dir);
-        } else {
-                atomic_store(&la.stop, true);
-                pthread_join(lt, NULL);
-        }
         return r;
 }
 
@@ -691,11 +902,12 @@ static void
 print_row(const char *scenario, const char *impl, const result_t *r, long records)
 {
         if (!r->ok) {
-                printf("| %-9s | %-10s | FAILED |\n", scenario, impl);
+                printf("| %-9s | %-12s | FAILED |\n", scenario, impl);
                 return;
         }
-        printf("| %-9s | %-10s | %10.0f | %8.2f | %8.2f | ", scenario, impl,
-               (double)records / r->seconds, r->seconds, r->cpu * 1e6 / (double)records);
+        printf("| %-9s | %-12s | %10.0f | %8.2f | %8.2f | %10.0f | %8.2f | ", scenario, impl,
+               (double)records / r->seconds, r->seconds, r->cpu * 1e6 / (double)records,
+               r->cpu > 0 ? (double)records / r->cpu : 0.0, r->harness_cpu * 1e6 / (double)records);
         if (r->p99 > 0 || r->p50 > 0)
                 printf("%6.0f | %6.0f |\n", r->p50, r->p99);
         else
@@ -708,20 +920,60 @@ usage(void)
         fprintf(stderr,
                 "usage: bench-streams [--records N] [--latency-records N] [--rate R]\n"
                 "                     [--threads N] [--scenario all|pass|wordcount] [--rilld PATH]\n"
-                "                     [--commit-interval-ms MS]\n");
+                "                     [--commit-interval-ms MS] [--preload] [--impl LIST]\n"
+                "                     [--set KEY=VALUE]...\n"
+                "  --preload     produce the throughput phase's input before the processor\n"
+                "                starts (a backlog) instead of while it runs\n"
+                "  --impl LIST   comma-separated subset of rill,rill-nocache,loop,driver\n"
+                "  --set K=V     a rill_conf_t property for the rill app (repeatable; librdkafka\n"
+                "                properties with the consumer./producer. prefixes)\n");
         exit(2);
+}
+
+static bool
+impl_on(const char *list, const char *impl)
+{
+        size_t n = strlen(impl);
+        for (const char *p = list; p && *p;) {
+                const char *e = strchr(p, ',');
+                size_t l = e ? (size_t)(e - p) : strlen(p);
+                if (l == n && !strncmp(p, impl, n))
+                        return true;
+                p = e ? e + 1 : NULL;
+        }
+        return false;
 }
 
 int
 main(int argc, char **argv)
 {
-        opts_t o = {200000, 20000, 2000, "2", "all", NULL, "1000"};
+        opts_t o = {.records = 200000, .latency_records = 20000, .rate = 2000, .threads = "2",
+                    .scenario = "all", .commit_ms = "1000"};
+        const char *impls = "rill,rill-nocache,loop,driver";
         char rilld[4200], dir[4200];
         const char *base = getenv("TMPDIR");
-        int port, failures = 0;
+        int port, failures = 0, first = 1;
+        popts_t po = {0};
+        bool processor = false;
         pid_t pid;
 
-        for (int i = 1; i < argc; i++) {
+        if (argc >= 10 && !strcmp(argv[1], "--role") && !strcmp(argv[2], "processor")) {
+                /* bench-streams --role processor IMPL SCENARIO BOOTSTRAP IN OUT ID STATEDIR ... */
+                processor = true;
+                po.impl = argv[3];
+                po.words = !strcmp(argv[4], "wordcount");
+                snprintf(bootstrap, sizeof(bootstrap), "%s", argv[5]);
+                po.in = argv[6];
+                po.out = argv[7];
+                po.id = argv[8];
+                po.state_dir = argv[9];
+                first = 10;
+        }
+        for (int i = first; i < argc; i++) {
+                if (!strcmp(argv[i], "--preload")) {
+                        o.preload = true;
+                        continue;
+                }
                 if (i + 1 >= argc)
                         usage();
                 if (!strcmp(argv[i], "--records"))
@@ -738,12 +990,28 @@ main(int argc, char **argv)
                         o.rilld = argv[++i];
                 else if (!strcmp(argv[i], "--commit-interval-ms"))
                         o.commit_ms = argv[++i];
-                else
+                else if (!strcmp(argv[i], "--impl"))
+                        impls = argv[++i];
+                else if (!strcmp(argv[i], "--set")) {
+                        char *eq = strchr(argv[++i], '=');
+                        if (!eq || o.nprops == 16)
+                                usage();
+                        o.props[o.nprops].arg = argv[i];
+                        o.props[o.nprops].k = strndup(argv[i], (size_t)(eq - argv[i]));
+                        o.props[o.nprops].v = eq + 1;
+                        o.nprops++;
+                } else
                         usage();
         }
         if (o.records < 10 || o.rate < 1)
                 usage();
         rill_log_set_level(RILL_LOG_WARN);
+        if (processor) {
+                int rc = processor_main(&po, &o);
+                for (int i = 0; i < o.nprops; i++)
+                        free(o.props[i].k);
+                return rc;
+        }
         if (o.rilld) {
                 snprintf(rilld, sizeof(rilld), "%s", o.rilld);
         } else {
@@ -773,36 +1041,44 @@ main(int argc, char **argv)
                 return 1;
         }
         snprintf(bootstrap, sizeof(bootstrap), "127.0.0.1:%d", port);
-        printf("bench-streams: %ld records per throughput run, %ld at %ld/s for latency, "
-               "%s stream threads, commit.interval.ms %s, %d partitions, rilld %s\n\n",
-               o.records, o.latency_records, o.rate, o.threads, o.commit_ms, PARTS, bootstrap);
-        printf("| scenario  | impl       |  records/s |  seconds | CPU s/M  | p50 ms | p99 ms |\n");
-        printf("|-----------|------------|-----------:|---------:|---------:|-------:|-------:|\n");
+        printf("bench-streams: %ld records per throughput run (%s), %ld at %ld/s for latency, "
+               "%s stream threads, commit.interval.ms %s, %d partitions, rilld %s\n",
+               o.records, o.preload ? "preloaded backlog" : "produced while processing",
+               o.latency_records, o.rate, o.threads, o.commit_ms, PARTS, bootstrap);
+        for (int i = 0; i < o.nprops; i++)
+                printf("  --set %s\n", o.props[i].arg);
+        printf("\n| scenario  | impl         |  records/s |  seconds | CPU s/M  | rec/s/core | harn s/M | "
+               "p50 ms | p99 ms |\n");
+        printf("|-----------|--------------|-----------:|---------:|---------:|-----------:|---------:|"
+               "-------:|-------:|\n");
         for (int w = 0; w < 2; w++) {
                 const char *name = w ? "wordcount" : "pass";
-                result_t r;
+                static const char *const order[] = {"rill", "rill-nocache", "loop", "driver"};
                 if (strcmp(o.scenario, "all") && strcmp(o.scenario, name))
                         continue;
-                r = run_broker(w, true, false, &o);
-                print_row(name, "rill", &r, o.records);
-                failures += !r.ok;
-                if (w) {
-                        r = run_broker(w, true, true, &o);
-                        print_row(name, "rill+cache", &r, o.records);
+                for (int k = 0; k < 4; k++) {
+                        const char *impl = order[k];
+                        result_t r;
+                        if (!impl_on(impls, impl) || (!w && !strcmp(impl, "rill-nocache")))
+                                continue;
+                        if (!strcmp(impl, "driver"))
+                                r = run_driver(w, &o);
+                        else
+                                r = run_broker(w, impl, &o);
+                        print_row(name, w && !strcmp(impl, "loop") ? "loop+map" : impl, &r,
+                                  o.records);
                         failures += !r.ok;
+                        fflush(stdout);
                 }
-                r = run_broker(w, false, false, &o);
-                print_row(name, w ? "loop+map" : "loop", &r, o.records);
-                failures += !r.ok;
-                r = run_driver(w, &o);
-                print_row(name, "driver", &r, o.records);
-                failures += !r.ok;
-                fflush(stdout);
         }
         kill(pid, SIGTERM);
         waitpid(pid, NULL, 0);
         rill__rmtree(dir);
-        printf("\nCPU s/M: process CPU seconds (load generator + processor + reader; rilld not "
-               "counted) per million input records.\n");
+        for (int i = 0; i < o.nprops; i++)
+                free(o.props[i].k);
+        printf("\nCPU s/M: CPU seconds of the processor alone (the rill app or the loop, each in "
+               "a process of its own; for the driver this process) per million input records;\n"
+               "rec/s/core: input records per CPU second of the processor; harn s/M: the load "
+               "generator and output reader (this process); rilld is not counted.\n");
         return failures ? 1 : 0;
 }

@@ -96,7 +96,7 @@ typedef struct sthread {
 typedef struct dr_off {
         char *topic;
         int32_t partition;
-        int64_t acked;       /* last acknowledged offset */
+        _Atomic int64_t acked; /* last acknowledged offset */
 } dr_off_t;
 
 struct rill_app_s {
@@ -129,7 +129,7 @@ struct rill_app_s {
         int ntasks;
 
         pthread_mutex_t dr_lock;
-        dr_off_t *dr;
+        dr_off_t **dr;          /* changelog partitions (stable pointers) */
         int ndr;
         rill_err_t dr_err;
         char dr_errmsg[512];
@@ -313,50 +313,58 @@ client_new(rill_app_t *app, rd_kafka_type_t type, const char *prefix, const char
         return rk;
 }
 
-/* Delivery reports: remember acknowledged changelog offsets; latch failures. */
+/* Delivery reports: remember acknowledged changelog offsets; latch failures.
+ * A changelog record carries its partition's dr_off_t as the message opaque,
+ * so a successful report costs no lock and no lookup; others carry NULL. */
 static void
 dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
         rill_app_t *app = opaque;
-        const char *topic = rd_kafka_topic_name(m->rkt);
-        size_t tl = strlen(topic);
+        dr_off_t *slot = m->_private;
 
-        pthread_mutex_lock(&app->dr_lock);
         if (m->err) {
+                pthread_mutex_lock(&app->dr_lock);
                 if (app->dr_err == RILL_OK) {
                         app->dr_err = RILL_ERR_KAFKA;
                         snprintf(app->dr_errmsg, sizeof(app->dr_errmsg),
-                                 "delivery to %s[%d] failed: %s", topic, (int)m->partition,
-                                 rd_kafka_err2str(m->err));
+                                 "delivery to %s[%d] failed: %s", rd_kafka_topic_name(m->rkt),
+                                 (int)m->partition, rd_kafka_err2str(m->err));
                 }
-        } else if (tl > 10 && !strcmp(topic + tl - 10, "-changelog")) {
-                int i;
-                for (i = 0; i < app->ndr; i++)
-                        if (app->dr[i].partition == m->partition && !strcmp(app->dr[i].topic, topic))
-                                break;
-                if (i == app->ndr) {
-                        app->dr = rill__realloc(app->dr, sizeof(dr_off_t) * (size_t)(app->ndr + 1));
-                        app->dr[i].topic = rill__strdup(topic);
-                        app->dr[i].partition = m->partition;
-                        app->dr[i].acked = -1;
-                        app->ndr++;
-                }
-                if (m->offset > app->dr[i].acked)
-                        app->dr[i].acked = m->offset;
+                pthread_mutex_unlock(&app->dr_lock);
+        } else if (slot) {
+                int64_t cur = atomic_load(&slot->acked);
+                while (m->offset > cur &&
+                       !atomic_compare_exchange_weak(&slot->acked, &cur, m->offset))
+                        ;
+        }
+}
+
+/* The delivery-report slot of a changelog partition, created on first use. */
+static dr_off_t *
+dr_slot(rill_app_t *app, const char *topic, int32_t partition, bool create)
+{
+        dr_off_t *r = NULL;
+        pthread_mutex_lock(&app->dr_lock);
+        for (int i = 0; i < app->ndr && !r; i++)
+                if (app->dr[i]->partition == partition && !strcmp(app->dr[i]->topic, topic))
+                        r = app->dr[i];
+        if (!r && create) {
+                r = rill__calloc(1, sizeof(*r));
+                r->topic = rill__strdup(topic);
+                r->partition = partition;
+                atomic_init(&r->acked, -1);
+                app->dr = rill__realloc(app->dr, sizeof(*app->dr) * (size_t)(app->ndr + 1));
+                app->dr[app->ndr++] = r;
         }
         pthread_mutex_unlock(&app->dr_lock);
+        return r;
 }
 
 static int64_t
 dr_acked(rill_app_t *app, const char *topic, int32_t partition)
 {
-        int64_t r = -1;
-        pthread_mutex_lock(&app->dr_lock);
-        for (int i = 0; i < app->ndr; i++)
-                if (app->dr[i].partition == partition && !strcmp(app->dr[i].topic, topic))
-                        r = app->dr[i].acked;
-        pthread_mutex_unlock(&app->dr_lock);
-        return r;
+        dr_off_t *slot = dr_slot(app, topic, partition, false);
+        return slot ? atomic_load(&slot->acked) : -1;
 }
 
 /* ---- task environment ---- */
@@ -370,7 +378,17 @@ app_send(void *opaque, rill__task_t *task, const char *topic, int32_t partition,
         rd_kafka_headers_t *hdrs = NULL;
         rd_kafka_resp_err_t err;
         size_t nh = headers_from ? rill_record_header_count(headers_from) : 0;
+        dr_off_t *slot = NULL;
 
+        /* Only changelog records are sent to a fixed partition: their
+         * acknowledged offsets feed the checkpoints. */
+        if (partition >= 0) {
+                if (task->send_topic != topic) {
+                        task->send_slot = dr_slot(app, topic, partition, true);
+                        task->send_topic = topic;
+                }
+                slot = task->send_slot;
+        }
         for (;;) {
                 if (nh) {
                         hdrs = rd_kafka_headers_new(nh);
@@ -387,7 +405,7 @@ app_send(void *opaque, rill__task_t *task, const char *topic, int32_t partition,
                         RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
                         RD_KAFKA_V_KEY(key.data, key.len), RD_KAFKA_V_VALUE((void *)value.data, value.len),
                         RD_KAFKA_V_TIMESTAMP(timestamp > 0 ? timestamp : 0),
-                        RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_END);
+                        RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE(slot), RD_KAFKA_V_END);
                 if (err == RD_KAFKA_RESP_ERR_NO_ERROR)
                         return RILL_OK;
                 if (hdrs)
@@ -1646,8 +1664,8 @@ rill_app_new(const rill_topology_t *topo, rill_conf_t *conf, char *errstr, size_
         v = rill__conf_str(conf, "default.deserialization.exception.handler");
         app->env.deser_continue = !strcmp(v, "log_and_continue") ||
                                   !strcmp(v, "LogAndContinueExceptionHandler");
-        app->env.cache_budget = (size_t)RILL__MAX(
-                64 * 1024, rill__conf_int(conf, "statestore.cache.max.bytes") / (4 * app->nthreads));
+        app->env.cache_budget = rill__cache_budget(rill__conf_int(conf, "statestore.cache.max.bytes"),
+                                                   4 * app->nthreads);
         app->env.send = app_send;
         app->env.wall_clock = app_wall_clock;
         app->env.opaque = app;
@@ -1821,8 +1839,10 @@ rill_app_destroy(rill_app_t *app)
                                                               RD_KAFKA_PURGE_F_INFLIGHT);
                 rd_kafka_destroy(app->producer);
         }
-        for (int i = 0; i < app->ndr; i++)
-                rill__free(app->dr[i].topic);
+        for (int i = 0; i < app->ndr; i++) {
+                rill__free(app->dr[i]->topic);
+                rill__free(app->dr[i]);
+        }
         rill__free(app->dr);
         rill__free(app->tasks);
         rill__free(app->threads);

@@ -311,6 +311,10 @@ typedef struct rill__task rill__task_t;
 /* The record cache (cache.c). */
 typedef struct rill__cache rill__cache_t;
 rill__cache_t *rill__cache_new(size_t budget);
+/** One store instance's cache budget out of "statestore.cache.max.bytes"
+ *  @p total shared by @p shares instances: at least 64 KiB, or 0 (caching
+ *  off) when @p total is 0. */
+size_t rill__cache_budget(int64_t total, int shares);
 void rill__cache_free(rill__cache_t *c);
 /** RILL_OK (cached value), RILL_ERR_NOT_FOUND (cached delete), RILL_DECLINED (not cached). */
 rill_err_t rill__cache_get(const rill__cache_t *c, rill_bytes_t key, rill_bytes_t *value);
@@ -419,6 +423,8 @@ struct rill__task {
         uint64_t skipped;                /* deserialization failures skipped */
         uint64_t dropped;                /* null-key records dropped by aggregations */
         rill_buf_t kscratch, vscratch;   /* deserialization */
+        const char *send_topic;          /* the runtime's last changelog send: topic, */
+        void *send_slot;                 /* and its delivery-report slot (app.c) */
 };
 
 rill__task_t *rill__task_new(const rill_topology_t *t, int sub, int32_t partition,

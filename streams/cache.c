@@ -44,6 +44,14 @@ struct rill__cache {
         centry_t **tail;
 };
 
+size_t
+rill__cache_budget(int64_t total, int shares)
+{
+        if (total <= 0)
+                return 0;
+        return (size_t)RILL__MAX(64 * 1024, total / RILL__MAX(shares, 1));
+}
+
 rill__cache_t *
 rill__cache_new(size_t budget)
 {

@@ -639,9 +639,9 @@ rill__task_new(const rill_topology_t *topo, int sub, int32_t partition,
                 if (!st || n->kind == RILL__N_PROCESSOR)
                         continue;
                 st->cache_node = n;
-                if (topo->stores[n->store].caching && !st->cache)
-                        st->cache = rill__cache_new(env->cache_budget ? env->cache_budget
-                                                                      : (size_t)1 << 20);
+                /* A budget of 0 (statestore.cache.max.bytes=0) turns caching off. */
+                if (topo->stores[n->store].caching && env->cache_budget > 0 && !st->cache)
+                        st->cache = rill__cache_new(env->cache_budget);
         }
         return t;
 }

@@ -208,7 +208,7 @@ rill_test_driver_new(const rill_topology_t *topo, const rill_conf_t *conf, char 
         td->env.deser_continue = v && (!strcmp(v, "log_and_continue") ||
                                        !strcmp(v, "LogAndContinueExceptionHandler"));
         td->env.cache_budget =
-                (size_t)RILL__MAX(64 * 1024, rill__conf_int(conf, "statestore.cache.max.bytes") / 4);
+                rill__cache_budget(rill__conf_int(conf, "statestore.cache.max.bytes"), 4);
         /* Like Kafka's TopologyTestDriver the driver commits (flushes the
          * record caches) after every record, unless commit.interval.ms is
          * set: then commits follow the mocked wall clock. */

@@ -330,6 +330,7 @@ rill_materialized(rill_builder_t *b, const char *store_name)
         rill_materialized_t *m = RILL__NEW(rill_materialized_t);
         m->b = b;
         m->logging = true;
+        m->caching = true; /* as in Kafka Streams; processor stores ignore it */
         if (store_name) {
                 if (!valid_name(store_name))
                         latch(b, RILL_ERR_INVALID_ARG,
@@ -422,7 +423,7 @@ add_store(rill_builder_t *b, rill_materialized_t *m, const char *op, const char 
         s->name = name;
         s->type = m ? m->type : RILL_STORE_DEFAULT;
         s->logging = m ? m->logging : true;
-        s->caching = m ? m->caching : false;
+        s->caching = m ? m->caching : true;
         s->kserde = rill__serde_ref(m && m->kserde ? m->kserde : (k ? k : rill_serde_bytes()));
         s->vserde = rill__serde_ref(m && m->vserde ? m->vserde : (v ? v : rill_serde_bytes()));
         s->sub = -1;

@@ -141,12 +141,14 @@ RILL_API rill_materialized_t *rill_materialized_with_type(rill_materialized_t *m
 /** @brief Turns the changelog on or off. @returns @p m. */
 RILL_API rill_materialized_t *rill_materialized_with_logging(rill_materialized_t *m, bool on);
 /**
- * @brief Turns the record cache on or off (default off). With the cache, the
- *        updates of a key between two commits are merged: the store, the
- *        changelog and the downstream operators see one update per key per
- *        commit (or when the cache exceeds its share of
+ * @brief Turns the record cache on or off (default on, as in Kafka Streams;
+ *        "statestore.cache.max.bytes"=0 turns every cache off). With the
+ *        cache, the updates of a key between two commits are merged: the
+ *        store, the changelog and the downstream operators see one update per
+ *        key per commit (or when the cache exceeds its share of
  *        "statestore.cache.max.bytes"). Applies to DSL stores (aggregations,
- *        tables); Processor API stores ignore it. @returns @p m.
+ *        tables, also when no rill_materialized_t is given); Processor API
+ *        stores ignore it. @returns @p m.
  */
 RILL_API rill_materialized_t *rill_materialized_with_caching(rill_materialized_t *m, bool on);
 /** @brief Sets the key and value serdes (NULL keeps the operator's). @returns @p m. */

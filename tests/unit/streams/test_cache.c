@@ -42,6 +42,20 @@ cached_wordcount(void)
         return st_build(b);
 }
 
+/* The same word count with the store's defaults (no with_caching call). */
+static rill_topology_t *
+default_wordcount(void)
+{
+        rill_builder_t *b = rill_builder_new();
+        rill_stream_t *s = rill_builder_stream(b, "in", rill_serde_string(), rill_serde_string());
+        rill_table_t *c = rill_grouped_count(
+                rill_stream_group_by(rill_stream_flat_map_values(s, split_words, NULL), word_key,
+                                     NULL, "words", NULL),
+                rill_materialized(b, "counts"));
+        rill_stream_to(rill_table_to_stream(c), "out", NULL, rill_serde_int64());
+        return st_build(b);
+}
+
 static rill_test_driver_t *
 driver_ex(const rill_topology_t *t, const char *commit_ms, const char *cache_bytes)
 {
@@ -116,17 +130,42 @@ test_flush_on_commit(void)
 }
 
 /* More distinct keys than the budget holds: the cache flushes early. */
+/* DSL stores are cached by default (as in Kafka Streams);
+ * statestore.cache.max.bytes=0 turns every cache off. */
+static void
+test_default_on_and_zero_budget_off(void)
+{
+        rill_topology_t *t = default_wordcount();
+        rill_test_driver_t *td = driver_ex(t, "1000", NULL);
+        CU_ASSERT_EQUAL(rill_test_driver_pipe_str(td, "in", "k", "x x x", 0), RILL_OK);
+        CU_ASSERT_EQUAL(rill_test_driver_queue_size(td, "out"), 0);
+        CU_ASSERT_EQUAL(rill_test_driver_advance_wall_clock(td, 1000), RILL_OK);
+        CU_ASSERT_EQUAL(rill_test_driver_queue_size(td, "out"), 1);
+        CU_ASSERT_TRUE(st_expect_i64(td, "out", "x", 3));
+        rill_test_driver_destroy(td);
+
+        td = driver_ex(t, "1000", "0");
+        CU_ASSERT_EQUAL(rill_test_driver_pipe_str(td, "in", "k", "x x x", 0), RILL_OK);
+        CU_ASSERT_EQUAL(rill_test_driver_queue_size(td, "out"), 3);
+        CU_ASSERT_TRUE(st_expect_i64(td, "out", "x", 1));
+        CU_ASSERT_TRUE(st_expect_i64(td, "out", "x", 2));
+        CU_ASSERT_TRUE(st_expect_i64(td, "out", "x", 3));
+        rill_test_driver_destroy(td);
+        rill_topology_destroy(t);
+}
+
 static void
 test_budget_forces_flush(void)
 {
         rill_topology_t *t = cached_wordcount();
-        rill_test_driver_t *td = driver_ex(t, "100000", "0");
+        rill_test_driver_t *td = driver_ex(t, "100000", "1");
         char line[64];
         for (int i = 0; i < 3000; i++) {
                 snprintf(line, sizeof(line), "word%05d", i);
                 CU_ASSERT_EQUAL(rill_test_driver_pipe_str(td, "in", "k", line, i), RILL_OK);
         }
-        /* The minimum budget is 64 KiB: 3000 entries do not fit. */
+        /* A budget of 1 byte is raised to the minimum, 64 KiB: 3000 entries
+         * do not fit. */
         size_t early = rill_test_driver_queue_size(td, "out");
         if (!(early > 0 && early < 3000))
                 fprintf(stderr, "early flushes: %zu records\n", early);
@@ -182,6 +221,7 @@ main(void)
                  {{"merge within a record", test_merge_within_a_record},
                   {"flush on commit", test_flush_on_commit},
                   {"budget forces a flush", test_budget_forces_flush},
+                  {"on by default, off with a zero budget", test_default_on_and_zero_budget_off},
                   {"cached table retractions", test_cached_table_retractions},
                   {NULL, NULL}}},
                 {NULL}};

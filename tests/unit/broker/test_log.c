@@ -29,27 +29,6 @@
 
 /* ---- helpers ------------------------------------------------------------ */
 
-static void
-conf_init(rill__log_conf_t *c)
-{
-        memset(c, 0, sizeof(*c));
-        c->segment_bytes = 1073741824;
-        c->segment_ms = 604800000;
-        c->retention_ms = 604800000;
-        c->retention_bytes = -1;
-        c->cleanup_policy = RILL__CLEANUP_DELETE;
-        c->delete_retention_ms = 86400000;
-        c->min_compaction_lag_ms = 0;
-        c->max_compaction_lag_ms = INT64_MAX;
-        c->min_cleanable_dirty_ratio = 0.5;
-        c->flush_messages = INT64_MAX;
-        c->flush_ms = INT64_MAX;
-        c->index_interval_bytes = 4096;
-        c->max_message_bytes = 1048588;
-        c->log_append_time = false;
-        c->segment_index_bytes = 10485760;
-}
-
 /* Builds a batch of @p n records with values "v<tag>-<i>" and key
  * "k<i % nkeys>" (null values when @p tombstone), timestamp @p ts. */
 static void
@@ -210,7 +189,7 @@ test_append_read_basic(void)
         rill__wbuf_t out;
         int64_t first, next;
 
-        conf_init(&c);
+        rill__log_conf_defaults(&c);
         log = bt_open_log(dir, &c);
         CU_ASSERT_EQUAL(rill__log_start_offset(log), 0);
         CU_ASSERT_EQUAL(rill__log_end_offset(log), 0);
@@ -247,7 +226,7 @@ test_many_index_entries(void)
         char *ipath, *tpath;
         int64_t isize;
 
-        conf_init(&c);
+        rill__log_conf_defaults(&c);
         c.index_interval_bytes = 60;
         log = bt_open_log(dir, &c);
         ipath = bt_seg_file(dir, 0, ".index");
@@ -296,7 +275,7 @@ test_rolls_and_reopen(void)
         rill__log_t *log;
         int64_t ts, off;
 
-        conf_init(&c);
+        rill__log_conf_defaults(&c);
         c.segment_bytes = 1500;
         c.index_interval_bytes = 200;
         log = bt_open_log(dir, &c);
@@ -357,7 +336,7 @@ test_max_offset_and_kip74(void)
         rill__wbuf_t out;
         int64_t first, next;
 
-        conf_init(&c);
+        rill__log_conf_defaults(&c);
         log = bt_open_log(dir, &c);
         for (int i = 0; i < 10; i++)
                 append_n(log, 10, 1000, i); /* batches [0,10) [10,20) ... */
@@ -415,7 +394,7 @@ test_append_validation(void)
         uint8_t *two;
         size_t one;
 
-        conf_init(&c);
+        rill__log_conf_defaults(&c);
         c.max_message_bytes = 2000;
         log = bt_open_log(dir, &c);
         rill__wb_init(&w, 256);
@@ -469,7 +448,7 @@ test_log_append_time(void)
         rill__record_iter_t it;
         rill__record_t r;
 
-        conf_init(&c);
+        rill__log_conf_defaults(&c);
         c.log_append_time = true;
         log = bt_open_log(dir, &c);
         rill__wb_init(&w, 256);
@@ -518,7 +497,7 @@ chop_and_check(bool crash, int64_t chop)
         char *path;
         int whole = 0;
 
-        conf_init(&c);
+        rill__log_conf_defaults(&c);
         c.index_interval_bytes = 100;
         log = bt_open_log(dir, &c);
         fill_20(log, dir, bounds);
@@ -569,7 +548,7 @@ test_recovery_corrupt_tail(void)
         int fd;
         uint8_t b;
 
-        conf_init(&c);
+        rill__log_conf_defaults(&c);
         c.index_interval_bytes = 100;
         log = bt_open_log(dir, &c);
         fill_20(log, dir, bounds);
@@ -621,7 +600,7 @@ static rill__log_t *
 multi_segment_log(const char *dir, rill__log_conf_t *c, int nbatches)
 {
         rill__log_t *log;
-        conf_init(c);
+        rill__log_conf_defaults(c);
         c->segment_bytes = 1500;
         c->index_interval_bytes = 150;
         log = bt_open_log(dir, c);
@@ -961,7 +940,7 @@ test_stale_start_checkpoint(void)
         rill__log_t *log;
         FILE *f;
 
-        conf_init(&c);
+        rill__log_conf_defaults(&c);
         log = bt_open_log(dir, &c);
         CU_ASSERT_EQUAL(append_n(log, 10, 1, 0), 0);
         rill__log_close(log);
@@ -1004,7 +983,7 @@ trusted_corrupt_check(bool corrupt_batch)
         rill__wbuf_t out;
         int fd;
 
-        conf_init(&c);
+        rill__log_conf_defaults(&c);
         c.index_interval_bytes = 100;
         log = bt_open_log(dir, &c);
         fill_20(log, dir, bounds);
@@ -1071,7 +1050,7 @@ test_retention_time(void)
         int64_t now = rill__now_ms(), day = 86400000, old = now - 10 * day;
         int nseg;
 
-        conf_init(&c);
+        rill__log_conf_defaults(&c);
         c.segment_bytes = 1000;
         c.retention_ms = 7 * day;
         log = bt_open_log(dir, &c);
@@ -1122,7 +1101,7 @@ test_retention_size_and_segment_ms(void)
         DIR *d;
         struct dirent *de;
 
-        conf_init(&c);
+        rill__log_conf_defaults(&c);
         c.segment_bytes = 1000;
         c.retention_bytes = 3000;
         c.retention_ms = -1;
@@ -1181,7 +1160,7 @@ test_recovery_fuzz(void)
                 char *path;
                 int fd, mode;
 
-                conf_init(&c);
+                rill__log_conf_defaults(&c);
                 c.segment_bytes = 3000;
                 c.index_interval_bytes = 100;
                 log = bt_open_log(dir, &c);
@@ -1293,7 +1272,7 @@ test_compaction(void)
         bt_rec_t *v;
         int n;
 
-        conf_init(&c);
+        rill__log_conf_defaults(&c);
         c.cleanup_policy = RILL__CLEANUP_COMPACT;
         c.segment_bytes = 1200;
         c.index_interval_bytes = 100;
@@ -1419,7 +1398,7 @@ test_compaction_compressed_and_headers(void)
         *p++ = 'x';
         *p++ = 'y';
         hlen = (size_t)(p - hdr);
-        conf_init(&c);
+        rill__log_conf_defaults(&c);
         c.cleanup_policy = RILL__CLEANUP_COMPACT;
         c.segment_bytes = 600;
         log = bt_open_log(dir, &c);
@@ -1541,7 +1520,7 @@ write_error_child(const char *dir)
         rill_err_t e;
 
         signal(SIGXFSZ, SIG_IGN);
-        conf_init(&c);
+        rill__log_conf_defaults(&c);
         CHILD_CHECK(rill__log_open(dir, &c, &log, err, sizeof(err)) == RILL_OK);
         rill__wb_init(&w, 0);
         for (int i = 0; i < 10; i++) {
@@ -1607,7 +1586,7 @@ test_flush_policy(void)
         char *dir = rill_test_tmpdir("rill-log");
         rill__log_conf_t c;
         rill__log_t *log;
-        conf_init(&c);
+        rill__log_conf_defaults(&c);
         c.flush_messages = 1;
         c.flush_ms = 0;
         log = bt_open_log(dir, &c);

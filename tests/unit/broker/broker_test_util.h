@@ -5,9 +5,10 @@
  *   - the partition log (test_log.c, test_cleaner.c): opening a log,
  *     appending keyed records whose value names their offset, reading the
  *     whole log back with every batch checked, and looking at its files;
- *   - one-request helpers over raw_client.h (test_broker.c, test_cleaner.c):
- *     Produce, ListOffsets, CreateTopics and DeleteTopics with a single
- *     topic, which return the topic's error code (or offset) and -100 when
+ *   - one-request helpers over raw_client.h (test_broker.c, test_cleaner.c,
+ *     test_protocol.c): Produce, ListOffsets, Metadata, CreateTopics and
+ *     DeleteTopics with a single topic, which return the topic's error code
+ *     (or offset, or partition count) and a value no answer can carry when
  *     the exchange itself fails.
  *
  * Static inline, like raw_client.h, so that each test takes what it uses.
@@ -237,6 +238,42 @@ bt_list_offset(int fd, const char *topic, int32_t part, int64_t which)
         resp_free(&rs);
         rill__wb_free(&w);
         return off;
+}
+
+/* Metadata v4 of @p topic (auto-created when @p auto_create): its partition
+ * count, -1 when unknown, on an error or a protocol failure. */
+static inline int32_t
+bt_partition_count(int fd, const char *topic, bool auto_create)
+{
+        rill__wbuf_t w;
+        resp_t rs;
+        int32_t cnt = -1;
+        rill__wb_init(&w, 64);
+        rill__wb_array(&w, 1, false);
+        rill__wb_cstr(&w, topic, false);
+        rill__wb_bool(&w, auto_create);
+        if (tc_call(fd, KAPI_METADATA, 4, false, false, &w, &rs)) {
+                rill__rbuf_t *r = &rs.r;
+                int32_t nb;
+                (void)rill__rb_i32(r);
+                nb = rill__rb_array(r, false);
+                for (int32_t i = 0; i < nb; i++) {
+                        (void)rill__rb_i32(r);
+                        (void)rill__rb_str(r, false);
+                        (void)rill__rb_i32(r);
+                        (void)rill__rb_str(r, false);
+                }
+                (void)rill__rb_str(r, false);
+                (void)rill__rb_i32(r);
+                if (rill__rb_array(r, false) == 1 && rill__rb_i16(r) == KERR_NONE) {
+                        (void)rill__rb_str(r, false);
+                        (void)rill__rb_bool(r);
+                        cnt = rill__rb_array(r, false);
+                }
+        }
+        resp_free(&rs);
+        rill__wb_free(&w);
+        return cnt;
 }
 
 /* CreateTopics v0 of @p topic with @p parts partitions (replication 1) and,

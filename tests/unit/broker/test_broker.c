@@ -35,41 +35,6 @@
 
 /* ---- small protocol helpers ---- */
 
-/* Metadata v4: partition count of @p topic (-1 unknown / error). */
-static int32_t
-partition_count(int fd, const char *topic, bool auto_create)
-{
-        rill__wbuf_t w;
-        resp_t rs;
-        int32_t cnt = -1;
-        rill__wb_init(&w, 64);
-        rill__wb_array(&w, 1, false);
-        rill__wb_cstr(&w, topic, false);
-        rill__wb_bool(&w, auto_create);
-        if (tc_call(fd, KAPI_METADATA, 4, false, false, &w, &rs)) {
-                rill__rbuf_t *r = &rs.r;
-                int32_t nb;
-                (void)rill__rb_i32(r);
-                nb = rill__rb_array(r, false);
-                for (int32_t i = 0; i < nb; i++) {
-                        (void)rill__rb_i32(r);
-                        (void)rill__rb_str(r, false);
-                        (void)rill__rb_i32(r);
-                        (void)rill__rb_str(r, false);
-                }
-                (void)rill__rb_str(r, false);
-                (void)rill__rb_i32(r);
-                if (rill__rb_array(r, false) == 1 && rill__rb_i16(r) == KERR_NONE) {
-                        (void)rill__rb_str(r, false);
-                        (void)rill__rb_bool(r);
-                        cnt = rill__rb_array(r, false);
-                }
-        }
-        resp_free(&rs);
-        rill__wb_free(&w);
-        return cnt;
-}
-
 /* DescribeConfigs v0 of one topic key; copies the value into @p out. */
 static bool
 describe_topic_config(int fd, const char *topic, const char *key, char *out, size_t size)
@@ -208,7 +173,7 @@ test_restart_keeps_topics_and_data(void)
         CU_ASSERT_FATAL(fd >= 0);
         CU_ASSERT_EQUAL(bt_create_topic(fd, "keep", 2, "retention.ms", "123456789"), KERR_NONE);
         CU_ASSERT_EQUAL(bt_produce(fd, "keep", 1, 5, "k", "value", NULL), KERR_NONE);
-        CU_ASSERT_EQUAL(partition_count(fd, "auto", true), 3);
+        CU_ASSERT_EQUAL(bt_partition_count(fd, "auto", true), 3);
         CU_ASSERT_EQUAL(bt_produce(fd, "auto", 2, 4, "k", "value", NULL), KERR_NONE);
         close(fd);
 
@@ -221,8 +186,8 @@ test_restart_keeps_topics_and_data(void)
 
         fd = tc_connect_port(port);
         CU_ASSERT_FATAL(fd >= 0);
-        CU_ASSERT_EQUAL(partition_count(fd, "keep", false), 2);
-        CU_ASSERT_EQUAL(partition_count(fd, "auto", false), 3);
+        CU_ASSERT_EQUAL(bt_partition_count(fd, "keep", false), 2);
+        CU_ASSERT_EQUAL(bt_partition_count(fd, "auto", false), 3);
         CU_ASSERT_EQUAL(bt_list_offset(fd, "keep", 1, -1), 5);
         CU_ASSERT_EQUAL(bt_list_offset(fd, "keep", 0, -1), 0);
         CU_ASSERT_EQUAL(bt_list_offset(fd, "auto", 2, -1), 4);
@@ -256,7 +221,7 @@ test_kill_recovers(void)
         CU_ASSERT_FATAL(b != NULL);
         fd = tc_connect_port(rill_broker_port(b));
         CU_ASSERT_FATAL(fd >= 0);
-        CU_ASSERT_EQUAL(partition_count(fd, "crash", true), 1);
+        CU_ASSERT_EQUAL(bt_partition_count(fd, "crash", true), 1);
         for (int i = 0; i < 10; i++)
                 CU_ASSERT_EQUAL(bt_produce(fd, "crash", 0, 3, "k", "value", NULL), KERR_NONE);
         close(fd);
@@ -352,7 +317,7 @@ test_orphan_partition_dirs(void)
         CU_ASSERT_FATAL(b != NULL);
         fd = tc_connect_port(rill_broker_port(b));
         CU_ASSERT_FATAL(fd >= 0);
-        CU_ASSERT_EQUAL(partition_count(fd, "real", true), 1);
+        CU_ASSERT_EQUAL(bt_partition_count(fd, "real", true), 1);
         close(fd);
         CU_ASSERT_EQUAL(rill_broker_stop(b), RILL_OK);
 
@@ -382,7 +347,7 @@ test_delete_answers_parked_fetch(void)
         fa = tc_connect_port(rill_broker_port(b));
         fb = tc_connect_port(rill_broker_port(b));
         CU_ASSERT_FATAL(fa >= 0 && fb >= 0);
-        CU_ASSERT_EQUAL(partition_count(fb, "gone", true), 1);
+        CU_ASSERT_EQUAL(bt_partition_count(fb, "gone", true), 1);
         CU_ASSERT_EQUAL(bt_produce(fb, "gone", 0, 2, "k", "value", NULL), KERR_NONE);
 
         rill__wb_init(&w, 128);
@@ -405,7 +370,7 @@ test_delete_answers_parked_fetch(void)
         CU_ASSERT_FALSE(path_exists(dir, "gone-0"));
 
         /* Re-created under the same name, the topic starts empty. */
-        CU_ASSERT_EQUAL(partition_count(fb, "gone", true), 1);
+        CU_ASSERT_EQUAL(bt_partition_count(fb, "gone", true), 1);
         CU_ASSERT_EQUAL(bt_list_offset(fb, "gone", 0, -1), 0);
         {
                 int64_t base = -1;
@@ -536,7 +501,7 @@ test_rilld(void)
                 fd = tc_connect_port(port);
                 CU_ASSERT(fd >= 0);
                 if (fd >= 0) {
-                        CU_ASSERT_EQUAL(partition_count(fd, "from-file", true), 2);
+                        CU_ASSERT_EQUAL(bt_partition_count(fd, "from-file", true), 2);
                         CU_ASSERT_EQUAL(bt_produce(fd, "from-file", 1, 3, "k", "value", NULL), KERR_NONE);
                         close(fd);
                 }

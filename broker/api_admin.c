@@ -199,6 +199,19 @@ topic_collision(rill_broker_t *b, rill__str_t n)
         return NULL;
 }
 
+/* Reads the length of a request array (a null array counts as empty) and
+ * writes it as the length of the response array that answers it entry by
+ * entry. */
+static int32_t
+echo_array(rill__rbuf_t *r, rill__wbuf_t *w, bool flex)
+{
+        int32_t n = rill__rb_array(r, flex);
+        if (n < 0)
+                n = 0;
+        rill__wb_array(w, n, flex);
+        return n;
+}
+
 /* The number of brokers that can hold replicas. A single node for now; the
  * replication work replaces this with the registered brokers. */
 static int
@@ -281,10 +294,7 @@ create_topics(rill__req_t *req, rill__rbuf_t *r, rill__wbuf_t *w, admin_ctx_t *c
 
         if (ver >= 2)
                 rill__wb_i32(w, 0); /* throttle_time_ms */
-        n = rill__rb_array(r, flex);
-        if (n < 0)
-                n = 0;
-        rill__wb_array(w, n, flex);
+        n = echo_array(r, w, flex);
         for (int32_t i = 0; i < n && !r->err; i++) {
                 rill__str_t name = rill__rb_str(r, flex);
                 int32_t np = rill__rb_i32(r);
@@ -470,10 +480,7 @@ delete_topics(rill__req_t *req, rill__rbuf_t *r, rill__wbuf_t *w, admin_ctx_t *c
 
         if (req->api_version >= 1)
                 rill__wb_i32(w, 0); /* throttle_time_ms */
-        n = rill__rb_array(r, flex);
-        if (n < 0)
-                n = 0;
-        rill__wb_array(w, n, flex);
+        n = echo_array(r, w, flex);
         for (int32_t i = 0; i < n && !r->err; i++) {
                 rill__str_t name = rill__rb_str(r, flex);
                 int16_t ec = KERR_NONE;
@@ -521,10 +528,7 @@ delete_records(rill__req_t *req, rill__rbuf_t *r, rill__wbuf_t *w, admin_ctx_t *
         int32_t nt;
 
         rill__wb_i32(w, 0); /* throttle_time_ms */
-        nt = rill__rb_array(r, flex);
-        if (nt < 0)
-                nt = 0;
-        rill__wb_array(w, nt, flex);
+        nt = echo_array(r, w, flex);
         for (int32_t i = 0; i < nt && !r->err; i++) {
                 rill__str_t name = rill__rb_str(r, flex);
                 int32_t np = rill__rb_array(r, flex);
@@ -594,10 +598,7 @@ create_partitions(rill__req_t *req, rill__rbuf_t *r, rill__wbuf_t *w, admin_ctx_
         int32_t n;
 
         rill__wb_i32(w, 0); /* throttle_time_ms */
-        n = rill__rb_array(r, flex);
-        if (n < 0)
-                n = 0;
-        rill__wb_array(w, n, flex);
+        n = echo_array(r, w, flex);
         for (int32_t i = 0; i < n && !r->err; i++) {
                 rill__str_t name = rill__rb_str(r, flex);
                 int32_t count = rill__rb_i32(r);
@@ -894,10 +895,7 @@ describe_configs(rill__req_t *req, rill__rbuf_t *r, rill__wbuf_t *w, admin_ctx_t
                 defaults = rill_broker_conf_new();
         rill__wb_init(&cfg, 1024);
         rill__wb_i32(w, 0); /* throttle_time_ms */
-        n = rill__rb_array(r, flex);
-        if (n < 0)
-                n = 0;
-        rill__wb_array(w, n, flex);
+        n = echo_array(r, w, flex);
         for (int32_t i = 0; i < n && !r->err; i++) {
                 int8_t type = rill__rb_i8(r);
                 rill__str_t name = rill__rb_str(r, flex);
@@ -985,10 +983,7 @@ alter_configs(rill__req_t *req, rill__rbuf_t *r, rill__wbuf_t *w, admin_ctx_t *c
         int32_t n;
 
         rill__wb_i32(w, 0); /* throttle_time_ms */
-        n = rill__rb_array(r, flex);
-        if (n < 0)
-                n = 0;
-        rill__wb_array(w, n, flex);
+        n = echo_array(r, w, flex);
         for (int32_t i = 0; i < n && !r->err; i++) {
                 int8_t type = rill__rb_i8(r);
                 rill__str_t name = rill__rb_str(r, flex);

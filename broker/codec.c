@@ -203,6 +203,18 @@ rill__rb_array(rill__rbuf_t *r, bool flex)
         return (int32_t)n;
 }
 
+rill__str_t *
+rill__rb_str_array(rill__rbuf_t *r, bool flex, int32_t *n)
+{
+        rill__str_t *v = NULL;
+        *n = rill__rb_array(r, flex);
+        if (*n > 0)
+                v = rill__calloc((size_t)*n, sizeof(*v));
+        for (int32_t i = 0; i < *n && !r->err; i++)
+                v[i] = rill__rb_str(r, flex);
+        return v;
+}
+
 void
 rill__rb_uuid(rill__rbuf_t *r, uint8_t out[16])
 {

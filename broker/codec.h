@@ -59,6 +59,10 @@ rill__str_t rill__rb_bytes(rill__rbuf_t *r, bool flex);
 /** array length: classic int32 (-1 null) or compact uvarint n+1 (0 null). Returns -1 for null.
  *  A length that cannot fit in the remaining bytes (at least 1 byte per element) latches err. */
 int32_t rill__rb_array(rill__rbuf_t *r, bool flex);
+/** An array of strings (each as rill__rb_str): *n receives its length (-1 for null) and the
+ *  result a new array of *n strings borrowed from @p r's data (NULL when *n <= 0; free it with
+ *  rill__free). Entries left unread by a read error are {NULL, 0}. */
+rill__str_t *rill__rb_str_array(rill__rbuf_t *r, bool flex, int32_t *n);
 /** UUID (16 bytes). */
 void rill__rb_uuid(rill__rbuf_t *r, uint8_t out[16]);
 /** Skips a tagged-field section when @p flex; no-op otherwise. */

@@ -766,11 +766,7 @@ handle_describe_groups(rill__req_t *req, rill__wbuf_t *w)
         bool want_ops = false;
         int32_t n;
 
-        n = rill__rb_array(r, flex);
-        if (n > 0)
-                ids = rill__calloc((size_t)n, sizeof(*ids));
-        for (int32_t i = 0; i < n && !r->err; i++)
-                ids[i] = rill__rb_str(r, flex);
+        ids = rill__rb_str_array(r, flex, &n);
         if (v >= 3)
                 want_ops = rill__rb_bool(r);
         rill__rb_tags(r, flex);
@@ -824,13 +820,8 @@ handle_list_groups(rill__req_t *req, rill__wbuf_t *w)
         int16_t err = KERR_NONE;
         int cnt = 0;
 
-        if (v >= 4) {
-                sn = rill__rb_array(r, flex);
-                if (sn > 0)
-                        states = rill__calloc((size_t)sn, sizeof(*states));
-                for (int32_t i = 0; i < sn && !r->err; i++)
-                        states[i] = rill__rb_str(r, flex);
-        }
+        if (v >= 4)
+                states = rill__rb_str_array(r, flex, &sn);
         rill__rb_tags(r, flex);
         if (r->err) {
                 rill__free(states);
@@ -872,11 +863,7 @@ handle_delete_groups(rill__req_t *req, rill__wbuf_t *w)
         int32_t n;
         int64_t now = rill__now_ms();
 
-        n = rill__rb_array(r, flex);
-        if (n > 0)
-                ids = rill__calloc((size_t)n, sizeof(*ids));
-        for (int32_t i = 0; i < n && !r->err; i++)
-                ids[i] = rill__rb_str(r, flex);
+        ids = rill__rb_str_array(r, flex, &n);
         rill__rb_tags(r, flex);
         if (r->err) {
                 rill__free(ids);

@@ -27,141 +27,13 @@
 #include <unistd.h>
 
 #include "batch.h"
+#include "broker_test_util.h"
 #include "codec.h"
 #include "kerr.h"
-#include "raw_client.h"
 #include "rill_test.h"
 #include "rill_util.h"
 
 /* ---- small protocol helpers ---- */
-
-static int16_t
-produce_n(int fd, const char *topic, int32_t part, int n, int64_t *base)
-{
-        rill__batch_builder_t bb;
-        rill__wbuf_t w;
-        resp_t rs;
-        int16_t err = -100;
-        int64_t ts = rill__now_ms();
-        rill__batch_builder_init(&bb, 0, ts);
-        for (int i = 0; i < n; i++)
-                rill__batch_builder_add(&bb, i, ts, "k", 1, "value", 5, NULL, 0, 0);
-        rill__batch_builder_finish(&bb);
-        rill__wb_init(&w, 256);
-        rill__wb_cstr(&w, NULL, false);
-        rill__wb_i16(&w, 1);
-        rill__wb_i32(&w, 5000);
-        rill__wb_array(&w, 1, false);
-        rill__wb_cstr(&w, topic, false);
-        rill__wb_array(&w, 1, false);
-        rill__wb_i32(&w, part);
-        rill__wb_bytes(&w, bb.buf.buf, (int32_t)bb.buf.len, false);
-        if (tc_call(fd, KAPI_PRODUCE, 7, false, false, &w, &rs)) {
-                rill__rbuf_t *r = &rs.r;
-                if (rill__rb_array(r, false) == 1 && rill__str_eq(rill__rb_str(r, false), topic) &&
-                    rill__rb_array(r, false) == 1 && rill__rb_i32(r) == part) {
-                        err = rill__rb_i16(r);
-                        if (base)
-                                *base = rill__rb_i64(r);
-                }
-        }
-        resp_free(&rs);
-        rill__wb_free(&w);
-        rill__batch_builder_destroy(&bb);
-        return err;
-}
-
-/* ListOffsets v1 latest; -100 on a protocol failure. */
-static int64_t
-latest_offset(int fd, const char *topic, int32_t part)
-{
-        rill__wbuf_t w;
-        resp_t rs;
-        int64_t off = -100;
-        rill__wb_init(&w, 64);
-        rill__wb_i32(&w, -1);
-        rill__wb_array(&w, 1, false);
-        rill__wb_cstr(&w, topic, false);
-        rill__wb_array(&w, 1, false);
-        rill__wb_i32(&w, part);
-        rill__wb_i64(&w, -1);
-        if (tc_call(fd, KAPI_LIST_OFFSETS, 1, false, false, &w, &rs)) {
-                rill__rbuf_t *r = &rs.r;
-                if (rill__rb_array(r, false) == 1 && rill__str_eq(rill__rb_str(r, false), topic) &&
-                    rill__rb_array(r, false) == 1 && rill__rb_i32(r) == part &&
-                    rill__rb_i16(r) == KERR_NONE) {
-                        (void)rill__rb_i64(r);
-                        off = rill__rb_i64(r);
-                }
-        }
-        resp_free(&rs);
-        rill__wb_free(&w);
-        return off;
-}
-
-/* Metadata v4: partition count of @p topic (-1 unknown / error). */
-static int32_t
-partition_count(int fd, const char *topic, bool auto_create)
-{
-        rill__wbuf_t w;
-        resp_t rs;
-        int32_t cnt = -1;
-        rill__wb_init(&w, 64);
-        rill__wb_array(&w, 1, false);
-        rill__wb_cstr(&w, topic, false);
-        rill__wb_bool(&w, auto_create);
-        if (tc_call(fd, KAPI_METADATA, 4, false, false, &w, &rs)) {
-                rill__rbuf_t *r = &rs.r;
-                int32_t nb;
-                (void)rill__rb_i32(r);
-                nb = rill__rb_array(r, false);
-                for (int32_t i = 0; i < nb; i++) {
-                        (void)rill__rb_i32(r);
-                        (void)rill__rb_str(r, false);
-                        (void)rill__rb_i32(r);
-                        (void)rill__rb_str(r, false);
-                }
-                (void)rill__rb_str(r, false);
-                (void)rill__rb_i32(r);
-                if (rill__rb_array(r, false) == 1 && rill__rb_i16(r) == KERR_NONE) {
-                        (void)rill__rb_str(r, false);
-                        (void)rill__rb_bool(r);
-                        cnt = rill__rb_array(r, false);
-                }
-        }
-        resp_free(&rs);
-        rill__wb_free(&w);
-        return cnt;
-}
-
-/* CreateTopics v0 with one config; returns the topic's error code. */
-static int16_t
-create_topic(int fd, const char *topic, int32_t parts, const char *ckey, const char *cval)
-{
-        rill__wbuf_t w;
-        resp_t rs;
-        int16_t err = -100;
-        rill__wb_init(&w, 128);
-        rill__wb_array(&w, 1, false);
-        rill__wb_cstr(&w, topic, false);
-        rill__wb_i32(&w, parts);
-        rill__wb_i16(&w, 1);
-        rill__wb_array(&w, 0, false); /* assignments */
-        rill__wb_array(&w, ckey ? 1 : 0, false);
-        if (ckey) {
-                rill__wb_cstr(&w, ckey, false);
-                rill__wb_cstr(&w, cval, false);
-        }
-        rill__wb_i32(&w, 5000);
-        if (tc_call(fd, KAPI_CREATE_TOPICS, 0, false, false, &w, &rs)) {
-                if (rill__rb_array(&rs.r, false) == 1 &&
-                    rill__str_eq(rill__rb_str(&rs.r, false), topic))
-                        err = rill__rb_i16(&rs.r);
-        }
-        resp_free(&rs);
-        rill__wb_free(&w);
-        return err;
-}
 
 /* DescribeConfigs v0 of one topic key; copies the value into @p out. */
 static bool
@@ -200,26 +72,6 @@ describe_topic_config(int fd, const char *topic, const char *key, char *out, siz
         resp_free(&rs);
         rill__wb_free(&w);
         return found;
-}
-
-static int16_t
-delete_topic(int fd, const char *topic)
-{
-        rill__wbuf_t w;
-        resp_t rs;
-        int16_t err = -100;
-        rill__wb_init(&w, 64);
-        rill__wb_array(&w, 1, false);
-        rill__wb_cstr(&w, topic, false);
-        rill__wb_i32(&w, 5000);
-        if (tc_call(fd, KAPI_DELETE_TOPICS, 0, false, false, &w, &rs)) {
-                if (rill__rb_array(&rs.r, false) == 1 &&
-                    rill__str_eq(rill__rb_str(&rs.r, false), topic))
-                        err = rill__rb_i16(&rs.r);
-        }
-        resp_free(&rs);
-        rill__wb_free(&w);
-        return err;
 }
 
 static void
@@ -319,10 +171,10 @@ test_restart_keeps_topics_and_data(void)
         CU_ASSERT(port > 0);
         fd = tc_connect_port(port);
         CU_ASSERT_FATAL(fd >= 0);
-        CU_ASSERT_EQUAL(create_topic(fd, "keep", 2, "retention.ms", "123456789"), KERR_NONE);
-        CU_ASSERT_EQUAL(produce_n(fd, "keep", 1, 5, NULL), KERR_NONE);
-        CU_ASSERT_EQUAL(partition_count(fd, "auto", true), 3);
-        CU_ASSERT_EQUAL(produce_n(fd, "auto", 2, 4, NULL), KERR_NONE);
+        CU_ASSERT_EQUAL(bt_create_topic(fd, "keep", 2, "retention.ms", "123456789"), KERR_NONE);
+        CU_ASSERT_EQUAL(bt_produce(fd, "keep", 1, 5, "k", "value", NULL), KERR_NONE);
+        CU_ASSERT_EQUAL(bt_partition_count(fd, "auto", true), 3);
+        CU_ASSERT_EQUAL(bt_produce(fd, "auto", 2, 4, "k", "value", NULL), KERR_NONE);
         close(fd);
 
         CU_ASSERT_EQUAL(rill_broker_stop(b), RILL_OK);
@@ -334,17 +186,17 @@ test_restart_keeps_topics_and_data(void)
 
         fd = tc_connect_port(port);
         CU_ASSERT_FATAL(fd >= 0);
-        CU_ASSERT_EQUAL(partition_count(fd, "keep", false), 2);
-        CU_ASSERT_EQUAL(partition_count(fd, "auto", false), 3);
-        CU_ASSERT_EQUAL(latest_offset(fd, "keep", 1), 5);
-        CU_ASSERT_EQUAL(latest_offset(fd, "keep", 0), 0);
-        CU_ASSERT_EQUAL(latest_offset(fd, "auto", 2), 4);
+        CU_ASSERT_EQUAL(bt_partition_count(fd, "keep", false), 2);
+        CU_ASSERT_EQUAL(bt_partition_count(fd, "auto", false), 3);
+        CU_ASSERT_EQUAL(bt_list_offset(fd, "keep", 1, -1), 5);
+        CU_ASSERT_EQUAL(bt_list_offset(fd, "keep", 0, -1), 0);
+        CU_ASSERT_EQUAL(bt_list_offset(fd, "auto", 2, -1), 4);
         CU_ASSERT(describe_topic_config(fd, "keep", "retention.ms", val, sizeof(val)));
         CU_ASSERT_STRING_EQUAL(val, "123456789");
         /* New appends continue after the recovered end. */
         {
                 int64_t base = -1;
-                CU_ASSERT_EQUAL(produce_n(fd, "keep", 1, 1, &base), KERR_NONE);
+                CU_ASSERT_EQUAL(bt_produce(fd, "keep", 1, 1, "k", "value", &base), KERR_NONE);
                 CU_ASSERT_EQUAL(base, 5);
         }
         close(fd);
@@ -352,7 +204,7 @@ test_restart_keeps_topics_and_data(void)
         CU_ASSERT_EQUAL(rill_broker_restart(b, err, sizeof(err)), RILL_OK);
         fd = tc_connect_port(rill_broker_port(b));
         CU_ASSERT_FATAL(fd >= 0);
-        CU_ASSERT_EQUAL(latest_offset(fd, "keep", 1), 6);
+        CU_ASSERT_EQUAL(bt_list_offset(fd, "keep", 1, -1), 6);
         close(fd);
         rill_broker_destroy(b);
         rill_test_rmdir(dir);
@@ -369,16 +221,16 @@ test_kill_recovers(void)
         CU_ASSERT_FATAL(b != NULL);
         fd = tc_connect_port(rill_broker_port(b));
         CU_ASSERT_FATAL(fd >= 0);
-        CU_ASSERT_EQUAL(partition_count(fd, "crash", true), 1);
+        CU_ASSERT_EQUAL(bt_partition_count(fd, "crash", true), 1);
         for (int i = 0; i < 10; i++)
-                CU_ASSERT_EQUAL(produce_n(fd, "crash", 0, 3, NULL), KERR_NONE);
+                CU_ASSERT_EQUAL(bt_produce(fd, "crash", 0, 3, "k", "value", NULL), KERR_NONE);
         close(fd);
         CU_ASSERT_EQUAL(rill_broker_kill(b), RILL_OK);
         CU_ASSERT_EQUAL(rill_broker_kill(b), RILL_ERR_STATE);
         CU_ASSERT_EQUAL_FATAL(rill_broker_start(b, err, sizeof(err)), RILL_OK);
         fd = tc_connect_port(rill_broker_port(b));
         CU_ASSERT_FATAL(fd >= 0);
-        CU_ASSERT_EQUAL(latest_offset(fd, "crash", 0), 30);
+        CU_ASSERT_EQUAL(bt_list_offset(fd, "crash", 0, -1), 30);
         {
                 rill__wbuf_t w;
                 resp_t rs;
@@ -465,7 +317,7 @@ test_orphan_partition_dirs(void)
         CU_ASSERT_FATAL(b != NULL);
         fd = tc_connect_port(rill_broker_port(b));
         CU_ASSERT_FATAL(fd >= 0);
-        CU_ASSERT_EQUAL(partition_count(fd, "real", true), 1);
+        CU_ASSERT_EQUAL(bt_partition_count(fd, "real", true), 1);
         close(fd);
         CU_ASSERT_EQUAL(rill_broker_stop(b), RILL_OK);
 
@@ -495,13 +347,13 @@ test_delete_answers_parked_fetch(void)
         fa = tc_connect_port(rill_broker_port(b));
         fb = tc_connect_port(rill_broker_port(b));
         CU_ASSERT_FATAL(fa >= 0 && fb >= 0);
-        CU_ASSERT_EQUAL(partition_count(fb, "gone", true), 1);
-        CU_ASSERT_EQUAL(produce_n(fb, "gone", 0, 2, NULL), KERR_NONE);
+        CU_ASSERT_EQUAL(bt_partition_count(fb, "gone", true), 1);
+        CU_ASSERT_EQUAL(bt_produce(fb, "gone", 0, 2, "k", "value", NULL), KERR_NONE);
 
         rill__wb_init(&w, 128);
         build_fetch11(&w, 30000, "gone", 2); /* parks: nothing past offset 2 */
         CU_ASSERT_FATAL(tc_send(fa, KAPI_FETCH, 11, 777, false, &w));
-        CU_ASSERT_EQUAL(delete_topic(fb, "gone"), KERR_NONE);
+        CU_ASSERT_EQUAL(bt_delete_topic(fb, "gone"), KERR_NONE);
         buf = tc_recv(fa, &len);
         CU_ASSERT_FATAL(buf != NULL);
         {
@@ -518,11 +370,11 @@ test_delete_answers_parked_fetch(void)
         CU_ASSERT_FALSE(path_exists(dir, "gone-0"));
 
         /* Re-created under the same name, the topic starts empty. */
-        CU_ASSERT_EQUAL(partition_count(fb, "gone", true), 1);
-        CU_ASSERT_EQUAL(latest_offset(fb, "gone", 0), 0);
+        CU_ASSERT_EQUAL(bt_partition_count(fb, "gone", true), 1);
+        CU_ASSERT_EQUAL(bt_list_offset(fb, "gone", 0, -1), 0);
         {
                 int64_t base = -1;
-                CU_ASSERT_EQUAL(produce_n(fb, "gone", 0, 1, &base), KERR_NONE);
+                CU_ASSERT_EQUAL(bt_produce(fb, "gone", 0, 1, "k", "value", &base), KERR_NONE);
                 CU_ASSERT_EQUAL(base, 0);
         }
         rill__wb_free(&w);
@@ -649,8 +501,8 @@ test_rilld(void)
                 fd = tc_connect_port(port);
                 CU_ASSERT(fd >= 0);
                 if (fd >= 0) {
-                        CU_ASSERT_EQUAL(partition_count(fd, "from-file", true), 2);
-                        CU_ASSERT_EQUAL(produce_n(fd, "from-file", 1, 3, NULL), KERR_NONE);
+                        CU_ASSERT_EQUAL(bt_partition_count(fd, "from-file", true), 2);
+                        CU_ASSERT_EQUAL(bt_produce(fd, "from-file", 1, 3, "k", "value", NULL), KERR_NONE);
                         close(fd);
                 }
                 kill(pid, SIGTERM);

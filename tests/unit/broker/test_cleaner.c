@@ -39,9 +39,9 @@
 #include <unistd.h>
 
 #include "batch.h"
+#include "broker_test_util.h"
 #include "kerr.h"
 #include "log.h"
-#include "raw_client.h"
 #include "rill_alloc.h"
 #include "rill_test.h"
 #include "rill_util.h"
@@ -68,109 +68,14 @@ conf_init(rill__log_conf_t *c)
         c->flush_ms = INT64_MAX;
 }
 
-static rill__log_t *
-open_log(const char *dir, const rill__log_conf_t *c)
-{
-        rill__log_t *log = NULL;
-        char err[256] = "";
-        rill_err_t e = rill__log_open(dir, c, &log, err, sizeof(err));
-        if (e != RILL_OK)
-                fprintf(stderr, "open %s: %s (%s)\n", dir, rill_err2name(e), err);
-        CU_ASSERT_EQUAL_FATAL(e, RILL_OK);
-        return log;
-}
-
-/* One batch of @p n records: key "k<seq % nkeys>" for seq = first + i,
- * value "v<seq>" (null for tombstones), timestamp @p ts. */
-static void
-append_keyed(rill__log_t *log, int64_t first, int n, int nkeys, int64_t ts, bool tombstone)
-{
-        rill__batch_builder_t b;
-        int64_t f = -1, at;
-        char err[256] = "";
-        rill__batch_builder_init(&b, 0, ts);
-        for (int i = 0; i < n; i++) {
-                char k[32], v[32];
-                int64_t seq = first + i;
-                int kl = snprintf(k, sizeof(k), "k%lld", (long long)(seq % nkeys));
-                int vl = snprintf(v, sizeof(v), "v%lld", (long long)seq);
-                rill__batch_builder_add(&b, i, ts, k, kl, tombstone ? NULL : v, vl, NULL, 0, 0);
-        }
-        rill__batch_builder_finish(&b);
-        CU_ASSERT_EQUAL(rill__log_append(log, b.buf.buf, b.buf.len, 1, &f, &at, err, sizeof(err)),
-                        RILL_OK);
-        if (err[0])
-                fprintf(stderr, "append: %s\n", err);
-        CU_ASSERT_EQUAL(f, first);
-        rill__batch_builder_destroy(&b);
-}
-
-typedef struct rec {
-        int64_t off;
-        int key;
-        bool tomb;
-} rec_t;
-
-/* Reads the whole log, checking every batch and that each value names its
- * offset; returns the records (malloc'd) in *out. */
-static int
-read_records(rill__log_t *log, rec_t **out)
-{
-        int64_t o = rill__log_start_offset(log), end = rill__log_end_offset(log);
-        rill__wbuf_t buf;
-        int n = 0, cap = 256;
-        rec_t *v = malloc(sizeof(*v) * (size_t)cap);
-        rill__wb_init(&buf, 0);
-        while (o < end) {
-                size_t pos = 0;
-                rill__wb_reset(&buf);
-                CU_ASSERT_EQUAL_FATAL(rill__log_read(log, o, end, 4000, &buf), RILL_OK);
-                if (buf.len == 0)
-                        break;
-                while (pos < buf.len) {
-                        rill__record_iter_t it;
-                        rill__record_t r;
-                        rill__batch_hdr_t h;
-                        CU_ASSERT_EQUAL_FATAL(rill__batch_validate(buf.buf + pos, buf.len - pos, NULL, 0),
-                                              RILL_OK);
-                        rill__batch_hdr_parse(buf.buf + pos, &h);
-                        CU_ASSERT_EQUAL_FATAL(rill__record_iter_init(&it, buf.buf + pos, buf.len - pos),
-                                              RILL_OK);
-                        while (rill__record_iter_next(&it, &r) == 1) {
-                                char v2[32];
-                                int vl = snprintf(v2, sizeof(v2), "v%lld", (long long)r.offset);
-                                if (r.offset < o)
-                                        continue;
-                                CU_ASSERT(n == 0 || r.offset > v[n - 1].off);
-                                if (n == cap) {
-                                        cap *= 2;
-                                        v = realloc(v, sizeof(*v) * (size_t)cap);
-                                }
-                                v[n].off = r.offset;
-                                v[n].tomb = r.value_len < 0;
-                                v[n].key = atoi((const char *)r.key + 1);
-                                if (r.value_len >= 0)
-                                        CU_ASSERT(r.value_len == vl && memcmp(r.value, v2, (size_t)vl) == 0);
-                                n++;
-                        }
-                        rill__record_iter_destroy(&it);
-                        o = h.base_offset + h.last_offset_delta + 1;
-                        pos += rill__batch_size(buf.buf + pos);
-                }
-        }
-        rill__wb_free(&buf);
-        *out = v;
-        return n;
-}
-
 /* The log holds exactly: below @p cut at most one record per key, the
  * latest one written below cut (offset o has key o % nkeys); from cut to
  * the end every record. Returns false (after failing asserts) otherwise. */
 static void
 check_compacted_below(rill__log_t *log, int64_t first, int64_t cut, int nkeys)
 {
-        rec_t *v;
-        int n = read_records(log, &v);
+        bt_rec_t *v;
+        int n = bt_read_records(log, &v);
         int64_t above = 0;
         int *seen = calloc((size_t)nkeys, sizeof(int));
         for (int i = 0; i < n; i++) {
@@ -190,34 +95,10 @@ check_compacted_below(rill__log_t *log, int64_t first, int64_t cut, int nkeys)
         free(v);
 }
 
-static int
-count_files(const char *dir, const char *suffix)
-{
-        DIR *d = opendir(dir);
-        struct dirent *de;
-        int n = 0;
-        size_t m = strlen(suffix);
-        if (!d)
-                return -1;
-        while ((de = readdir(d))) {
-                size_t l = strlen(de->d_name);
-                if (l >= m && strcmp(de->d_name + l - m, suffix) == 0)
-                        n++;
-        }
-        closedir(d);
-        return n;
-}
-
-static char *
-seg_file(const char *dir, int64_t base, const char *ext)
-{
-        return rill__asprintf("%s/%020lld%s", dir, (long long)base, ext);
-}
-
 static bool
 seg_exists(const char *dir, int64_t base)
 {
-        char *p = seg_file(dir, base, ".log");
+        char *p = bt_seg_file(dir, base, ".log");
         bool r = access(p, F_OK) == 0;
         free(p);
         return r;
@@ -366,7 +247,7 @@ holder_go_on(void *opaque)
         bool r;
         pthread_mutex_lock(&h->mu);
         h->calls++;
-        if (h->armed && (!h->dir[0] || count_files(h->dir, ".log.cleaned") > 0)) {
+        if (h->armed && (!h->dir[0] || bt_count_files(h->dir, ".log.cleaned") > 0)) {
                 struct timespec dl = deadline_in(60000);
                 h->armed = false;
                 h->held = true;
@@ -449,7 +330,7 @@ fill(rill__log_t *log, int64_t now, int nkeys)
 {
         int64_t seq = 0;
         for (int b = 0; b < 100; b++, seq += 5)
-                append_keyed(log, seq, 5, nkeys, now - HOUR_MS, false);
+                bt_append_keyed(log, seq, 5, nkeys, now - HOUR_MS, false, 0);
         return seq;
 }
 
@@ -466,25 +347,25 @@ test_background_equals_sync(void)
         int64_t now = rill__now_ms(), seq = 0;
 
         conf_init(&c);
-        la = open_log(da, &c);
-        lb = open_log(db, &c);
+        la = bt_open_log(da, &c);
+        lb = bt_open_log(db, &c);
         for (int b = 0; b < 100; b++, seq += 5) {
-                append_keyed(la, seq, 5, 20, now - HOUR_MS, false);
-                append_keyed(lb, seq, 5, 20, now - HOUR_MS, false);
+                bt_append_keyed(la, seq, 5, 20, now - HOUR_MS, false, 0);
+                bt_append_keyed(lb, seq, 5, 20, now - HOUR_MS, false, 0);
         }
         /* Round 1: plain duplicates. Round 2: tombstones kept (young). Round
          * 3: two days later, tombstones dropped. */
         for (int round = 0; round < 3; round++) {
                 int64_t t = round == 2 ? now + 2 * DAY_MS : now;
                 if (round == 1) {
-                        append_keyed(la, seq, 5, 20, now - HOUR_MS, true);
-                        append_keyed(lb, seq, 5, 20, now - HOUR_MS, true);
+                        bt_append_keyed(la, seq, 5, 20, now - HOUR_MS, true, 0);
+                        bt_append_keyed(lb, seq, 5, 20, now - HOUR_MS, true, 0);
                         seq += 5;
                 }
                 if (round >= 1) {
                         for (int b = 0; b < 40; b++, seq += 5) {
-                                append_keyed(la, seq, 5, 1000, now - HOUR_MS, false);
-                                append_keyed(lb, seq, 5, 1000, now - HOUR_MS, false);
+                                bt_append_keyed(la, seq, 5, 1000, now - HOUR_MS, false, 0);
+                                bt_append_keyed(lb, seq, 5, 1000, now - HOUR_MS, false, 0);
                         }
                 }
                 CU_ASSERT_EQUAL(rill__log_compact(la, t), RILL_OK);
@@ -501,14 +382,14 @@ test_background_equals_sync(void)
                                 read_num_file(db, "cleaner-offset-checkpoint"));
                 CU_ASSERT(read_num_file(db, "cleaner-offset-checkpoint") > 0);
                 check_same_files(da, db);
-                CU_ASSERT_EQUAL(count_files(db, ".cleaned"), 0);
+                CU_ASSERT_EQUAL(bt_count_files(db, ".cleaned"), 0);
         }
         /* The compaction really happened (the comparison is not vacuous):
          * of the first 500 records (20 keys) one per key is left, of the
          * tombstones none. */
         {
-                rec_t *v;
-                int n = read_records(lb, &v), first500 = 0, tombs = 0;
+                bt_rec_t *v;
+                int n = bt_read_records(lb, &v), first500 = 0, tombs = 0;
                 for (int i = 0; i < n; i++) {
                         first500 += v[i].off < 500;
                         tombs += v[i].tomb;
@@ -537,11 +418,11 @@ test_appends_reads_during_pass(void)
         builder_t bd;
         holder_t h;
         int64_t now = rill__now_ms(), seq, cut, end0;
-        rec_t *v;
+        bt_rec_t *v;
         int n;
 
         conf_init(&c);
-        log = open_log(dir, &c);
+        log = bt_open_log(dir, &c);
         seq = fill(log, now, 20);
         end0 = rill__log_end_offset(log);
         CU_ASSERT_EQUAL_FATAL(rill__log_compact_plan(log, now, &job), RILL_OK);
@@ -556,7 +437,7 @@ test_appends_reads_during_pass(void)
         builder_start(&bd, job, &h);
         CU_ASSERT_FATAL(holder_wait_held(&h));
         /* The pass is in the middle: a rewritten segment exists. */
-        CU_ASSERT(count_files(dir, ".log.cleaned") >= 1);
+        CU_ASSERT(bt_count_files(dir, ".log.cleaned") >= 1);
 
         /* The loop thread goes on: appends (with rolls), reads. */
         cut = -1;
@@ -574,27 +455,27 @@ test_appends_reads_during_pass(void)
                 closedir(d);
         }
         for (int b = 0; b < 60; b++, seq += 5) {
-                append_keyed(log, seq, 5, 20, now - HOUR_MS, false);
+                bt_append_keyed(log, seq, 5, 20, now - HOUR_MS, false, 0);
                 if (b % 10 == 0) {
-                        n = read_records(log, &v);
+                        n = bt_read_records(log, &v);
                         CU_ASSERT_EQUAL(n, seq + 5); /* nothing compacted yet */
                         free(v);
                 }
         }
         CU_ASSERT(rill__log_end_offset(log) > end0);
-        n = read_records(log, &v);
+        n = bt_read_records(log, &v);
         CU_ASSERT_EQUAL(n, seq);
         free(v);
 
         holder_release(&h, false);
         CU_ASSERT_EQUAL(builder_join(&bd), RILL_OK);
         CU_ASSERT_EQUAL(rill__log_compact_commit(log, job), RILL_OK);
-        CU_ASSERT_EQUAL(count_files(dir, ".cleaned"), 0);
+        CU_ASSERT_EQUAL(bt_count_files(dir, ".cleaned"), 0);
         CU_ASSERT_EQUAL(rill__log_end_offset(log), seq);
         /* Below the planned end: one record per key; after it: everything. */
         check_compacted_below(log, 0, cut, 20);
         rill__log_close(log);
-        log = open_log(dir, &c);
+        log = bt_open_log(dir, &c);
         check_compacted_below(log, 0, cut, 20);
         /* The next pass takes the rest. */
         CU_ASSERT_EQUAL(rill__log_compact(log, now), RILL_OK);
@@ -618,17 +499,17 @@ test_retention_during_pass(void)
 
         conf_init(&c);
         c.cleanup_policy = RILL__CLEANUP_COMPACT | RILL__CLEANUP_DELETE;
-        log = open_log(dir, &c);
+        log = bt_open_log(dir, &c);
         /* 30 old batches (10 days), then 70 recent ones. */
         for (int b = 0; b < 100; b++, seq += 5)
-                append_keyed(log, seq, 5, 20, b < 30 ? now - 10 * DAY_MS : now - HOUR_MS, false);
+                bt_append_keyed(log, seq, 5, 20, b < 30 ? now - 10 * DAY_MS : now - HOUR_MS, false, 0);
         CU_ASSERT_EQUAL_FATAL(rill__log_compact_plan(log, now, &job), RILL_OK);
         holder_init(&h, dir, true);
         builder_start(&bd, job, &h);
         CU_ASSERT_FATAL(holder_wait_held(&h));
         /* The first segment is being rewritten right now... */
         {
-                char *p = seg_file(dir, 0, ".log.cleaned");
+                char *p = bt_seg_file(dir, 0, ".log.cleaned");
                 CU_ASSERT(access(p, F_OK) == 0);
                 free(p);
         }
@@ -646,18 +527,18 @@ test_retention_during_pass(void)
         CU_ASSERT_EQUAL(rill__log_compact_commit(log, job), RILL_OK);
         /* The deleted segments' results were dropped, not resurrected. */
         CU_ASSERT_FALSE(seg_exists(dir, 0));
-        CU_ASSERT_EQUAL(count_files(dir, ".cleaned"), 0);
+        CU_ASSERT_EQUAL(bt_count_files(dir, ".cleaned"), 0);
         CU_ASSERT_EQUAL(rill__log_start_offset(log), old_end);
         {
-                rec_t *v;
-                int n = read_records(log, &v);
+                bt_rec_t *v;
+                int n = bt_read_records(log, &v);
                 CU_ASSERT(n > 0 && v[0].off >= old_end);
                 /* The surviving planned segments were compacted. */
                 CU_ASSERT(n < (int)(seq - old_end));
                 free(v);
         }
         rill__log_close(log);
-        log = open_log(dir, &c);
+        log = bt_open_log(dir, &c);
         CU_ASSERT_EQUAL(rill__log_start_offset(log), old_end);
         CU_ASSERT_EQUAL(rill__log_end_offset(log), seq);
         CU_ASSERT_FALSE(seg_exists(dir, 0));
@@ -677,11 +558,11 @@ test_truncate_during_pass(void)
         builder_t bd;
         holder_t h;
         int64_t now = rill__now_ms();
-        rec_t *v;
+        bt_rec_t *v;
         int n;
 
         conf_init(&c);
-        log = open_log(dir, &c);
+        log = bt_open_log(dir, &c);
         fill(log, now, 20);
         CU_ASSERT_EQUAL_FATAL(rill__log_compact_plan(log, now, &job), RILL_OK);
         holder_init(&h, dir, true);
@@ -692,15 +573,15 @@ test_truncate_during_pass(void)
         CU_ASSERT_EQUAL(builder_join(&bd), RILL_OK);
         /* The whole result is void. */
         CU_ASSERT_EQUAL(rill__log_compact_commit(log, job), RILL_DECLINED);
-        CU_ASSERT_EQUAL(count_files(dir, ".cleaned"), 0);
+        CU_ASSERT_EQUAL(bt_count_files(dir, ".cleaned"), 0);
         CU_ASSERT_EQUAL(rill__log_end_offset(log), 300);
-        n = read_records(log, &v);
+        n = bt_read_records(log, &v);
         CU_ASSERT_EQUAL(n, 300);
         free(v);
         /* And the log can be compacted again. */
-        append_keyed(log, 300, 5, 20, now - HOUR_MS, false);
+        bt_append_keyed(log, 300, 5, 20, now - HOUR_MS, false, 0);
         CU_ASSERT_EQUAL(rill__log_compact(log, now), RILL_OK);
-        n = read_records(log, &v);
+        n = bt_read_records(log, &v);
         CU_ASSERT(n < 300);
         free(v);
         rill__log_close(log);
@@ -719,11 +600,11 @@ test_cancel_close_delete_during_pass(void)
         builder_t bd;
         holder_t h;
         int64_t now = rill__now_ms(), seq;
-        rec_t *v;
+        bt_rec_t *v;
         int n;
 
         conf_init(&c);
-        log = open_log(dir, &c);
+        log = bt_open_log(dir, &c);
         seq = fill(log, now, 20);
 
         /* Cancelled: nothing changes, nothing is left. */
@@ -733,9 +614,9 @@ test_cancel_close_delete_during_pass(void)
         CU_ASSERT_FATAL(holder_wait_held(&h));
         holder_release(&h, true);
         CU_ASSERT_EQUAL(builder_join(&bd), RILL_ERR_SHUTDOWN);
-        CU_ASSERT_EQUAL(count_files(dir, ".cleaned"), 0);
+        CU_ASSERT_EQUAL(bt_count_files(dir, ".cleaned"), 0);
         CU_ASSERT_EQUAL(rill__log_compact_commit(log, job), RILL_ERR_SHUTDOWN);
-        n = read_records(log, &v);
+        n = bt_read_records(log, &v);
         CU_ASSERT_EQUAL(n, seq);
         free(v);
         holder_destroy(&h);
@@ -752,9 +633,9 @@ test_cancel_close_delete_during_pass(void)
         CU_ASSERT_PTR_NULL(rill__compact_job_log(job));
         rill__compact_job_free(job);
         holder_destroy(&h);
-        log = open_log(dir, &c);
-        CU_ASSERT_EQUAL(count_files(dir, ".cleaned"), 0);
-        n = read_records(log, &v);
+        log = bt_open_log(dir, &c);
+        CU_ASSERT_EQUAL(bt_count_files(dir, ".cleaned"), 0);
+        n = bt_read_records(log, &v);
         CU_ASSERT_EQUAL(n, seq);
         free(v);
 
@@ -820,7 +701,7 @@ seg_bases(const char *dir, int64_t *out, int max)
 static void
 corrupt_last_batch(const char *dir, int64_t base)
 {
-        char *p = seg_file(dir, base, ".log");
+        char *p = bt_seg_file(dir, base, ".log");
         int fd = open(p, O_RDWR);
         struct stat st;
         uint8_t b;
@@ -892,11 +773,11 @@ test_deferred_roll_fsync(void)
         memset(&q, 0, sizeof(q));
         conf_init(&c);
         c.cleanup_policy = RILL__CLEANUP_DELETE;
-        log = open_log(dir, &c);
+        log = bt_open_log(dir, &c);
         rill__log_set_syncer(log, taskq_syncer, &q);
         /* 30 batches of ~200 bytes in 1200-byte segments: a roll per 6. */
         for (int b = 0; b < 30; b++, seq += 10)
-                append_keyed(log, seq, 10, 1000, now, false);
+                bt_append_keyed(log, seq, 10, 1000, now, false, 0);
         nb = seg_bases(dir, bases, 64);
         CU_ASSERT_FATAL(nb >= 4);
         /* One task per roll; the recovery point was created at the first. */
@@ -907,7 +788,7 @@ test_deferred_roll_fsync(void)
 
         /* A deleted segment's last close (freeing its blocks) is a task too. */
         {
-                char *p0 = seg_file(dir, 0, ".log");
+                char *p0 = bt_seg_file(dir, 0, ".log");
                 int before = q.n;
                 start1 = bases[1];
                 CU_ASSERT_EQUAL(rill__log_delete_records(log, start1), RILL_OK);
@@ -926,12 +807,12 @@ test_deferred_roll_fsync(void)
         corrupt_last_batch(dir, bases[2]);
         rill__log_abandon(log);
         taskq_run(&q, q.n, true);
-        log = open_log(dir, &c);
+        log = bt_open_log(dir, &c);
         CU_ASSERT_EQUAL(bad_batches(log), 0);
         CU_ASSERT(rill__log_end_offset(log) == seq);   /* later segments kept */
         {
-                rec_t *v;
-                int n = read_records(log, &v);
+                bt_rec_t *v;
+                int n = bt_read_records(log, &v);
                 CU_ASSERT_EQUAL(n, seq - start1 - 10); /* the torn batch is gone */
                 free(v);
         }
@@ -941,20 +822,20 @@ test_deferred_roll_fsync(void)
         /* A clean close with tasks pending does their work itself. */
         rill__log_set_syncer(log, taskq_syncer, &q);
         for (int b = 0; b < 8; b++, seq += 10)
-                append_keyed(log, seq, 10, 1000, now, false);
+                bt_append_keyed(log, seq, 10, 1000, now, false, 0);
         CU_ASSERT(q.n >= 1);
         rill__log_close(log);
         nb = seg_bases(dir, bases, 64);
         CU_ASSERT_EQUAL(read_num_file(dir, "recovery-point-offset"), bases[nb - 1]);
         taskq_run(&q, q.n, false);   /* their log is gone: no effect */
         CU_ASSERT_EQUAL(read_num_file(dir, "recovery-point-offset"), bases[nb - 1]);
-        log = open_log(dir, &c);
+        log = bt_open_log(dir, &c);
         CU_ASSERT_EQUAL(rill__log_end_offset(log), seq);
 
         /* Truncation: a stale task never moves the recovery point back up. */
         rill__log_set_syncer(log, taskq_syncer, &q);
         for (int b = 0; b < 8; b++, seq += 10)
-                append_keyed(log, seq, 10, 1000, now, false);
+                bt_append_keyed(log, seq, 10, 1000, now, false, 0);
         CU_ASSERT_FATAL(q.n >= 1);
         CU_ASSERT_EQUAL(rill__log_truncate(log, start1 + 5), RILL_OK);
         CU_ASSERT_EQUAL(read_num_file(dir, "recovery-point-offset"), start1);
@@ -981,10 +862,10 @@ test_no_deferral_no_recovery_point(void)
         c.cleanup_policy = RILL__CLEANUP_DELETE;
         /* flush.messages=1: every roll stays synchronous even with a syncer. */
         c.flush_messages = 1;
-        log = open_log(dir, &c);
+        log = bt_open_log(dir, &c);
         rill__log_set_syncer(log, taskq_syncer, &q);
         for (int b = 0; b < 30; b++, seq += 10)
-                append_keyed(log, seq, 10, 1000, now, false);
+                bt_append_keyed(log, seq, 10, 1000, now, false, 0);
         nb = seg_bases(dir, bases, 64);
         CU_ASSERT_FATAL(nb >= 4);
         CU_ASSERT_EQUAL(q.n, 0);
@@ -994,7 +875,7 @@ test_no_deferral_no_recovery_point(void)
          * recovery point exists to catch when fsyncs are deferred. */
         corrupt_last_batch(dir, bases[2]);
         rill__log_abandon(log);
-        log = open_log(dir, &c);
+        log = bt_open_log(dir, &c);
         CU_ASSERT_EQUAL(bad_batches(log), 1);
         rill__log_close(log);
         rill_test_rmdir(dir);
@@ -1003,115 +884,16 @@ test_no_deferral_no_recovery_point(void)
 
 /* ---- broker level ------------------------------------------------------- */
 
-static int16_t
-produce_kv(int fd, const char *topic, const char *key, const char *value)
-{
-        rill__batch_builder_t bb;
-        rill__wbuf_t w;
-        resp_t rs;
-        int16_t err = -100;
-        int64_t ts = rill__now_ms();
-        rill__batch_builder_init(&bb, 0, ts);
-        rill__batch_builder_add(&bb, 0, ts, key, (int32_t)strlen(key), value, (int32_t)strlen(value),
-                                NULL, 0, 0);
-        rill__batch_builder_finish(&bb);
-        rill__wb_init(&w, 256);
-        rill__wb_cstr(&w, NULL, false);
-        rill__wb_i16(&w, 1);
-        rill__wb_i32(&w, 5000);
-        rill__wb_array(&w, 1, false);
-        rill__wb_cstr(&w, topic, false);
-        rill__wb_array(&w, 1, false);
-        rill__wb_i32(&w, 0);
-        rill__wb_bytes(&w, bb.buf.buf, (int32_t)bb.buf.len, false);
-        if (tc_call(fd, KAPI_PRODUCE, 7, false, false, &w, &rs)) {
-                rill__rbuf_t *r = &rs.r;
-                if (rill__rb_array(r, false) == 1 && rill__str_eq(rill__rb_str(r, false), topic) &&
-                    rill__rb_array(r, false) == 1 && rill__rb_i32(r) == 0)
-                        err = rill__rb_i16(r);
-        }
-        resp_free(&rs);
-        rill__wb_free(&w);
-        rill__batch_builder_destroy(&bb);
-        return err;
-}
-
-/* ListOffsets v1 (-1 latest, -2 earliest); -100 on failure. */
-static int64_t
-list_offset(int fd, const char *topic, int64_t which)
-{
-        rill__wbuf_t w;
-        resp_t rs;
-        int64_t off = -100;
-        rill__wb_init(&w, 64);
-        rill__wb_i32(&w, -1);
-        rill__wb_array(&w, 1, false);
-        rill__wb_cstr(&w, topic, false);
-        rill__wb_array(&w, 1, false);
-        rill__wb_i32(&w, 0);
-        rill__wb_i64(&w, which);
-        if (tc_call(fd, KAPI_LIST_OFFSETS, 1, false, false, &w, &rs)) {
-                rill__rbuf_t *r = &rs.r;
-                if (rill__rb_array(r, false) == 1 && rill__str_eq(rill__rb_str(r, false), topic) &&
-                    rill__rb_array(r, false) == 1 && rill__rb_i32(r) == 0 &&
-                    rill__rb_i16(r) == KERR_NONE) {
-                        (void)rill__rb_i64(r);
-                        off = rill__rb_i64(r);
-                }
-        }
-        resp_free(&rs);
-        rill__wb_free(&w);
-        return off;
-}
-
-/* CreateTopics v0, one partition, cleanup.policy=compact. */
-static int16_t
-create_compacted(int fd, const char *topic)
-{
-        rill__wbuf_t w;
-        resp_t rs;
-        int16_t err = -100;
-        rill__wb_init(&w, 128);
-        rill__wb_array(&w, 1, false);
-        rill__wb_cstr(&w, topic, false);
-        rill__wb_i32(&w, 1);
-        rill__wb_i16(&w, 1);
-        rill__wb_array(&w, 0, false);
-        rill__wb_array(&w, 1, false);
-        rill__wb_cstr(&w, "cleanup.policy", false);
-        rill__wb_cstr(&w, "compact", false);
-        rill__wb_i32(&w, 5000);
-        if (tc_call(fd, KAPI_CREATE_TOPICS, 0, false, false, &w, &rs)) {
-                if (rill__rb_array(&rs.r, false) == 1 && rill__str_eq(rill__rb_str(&rs.r, false), topic))
-                        err = rill__rb_i16(&rs.r);
-        }
-        resp_free(&rs);
-        rill__wb_free(&w);
-        return err;
-}
-
-static int16_t
-delete_topic(int fd, const char *topic)
-{
-        rill__wbuf_t w;
-        resp_t rs;
-        int16_t err = -100;
-        rill__wb_init(&w, 64);
-        rill__wb_array(&w, 1, false);
-        rill__wb_cstr(&w, topic, false);
-        rill__wb_i32(&w, 5000);
-        if (tc_call(fd, KAPI_DELETE_TOPICS, 0, false, false, &w, &rs)) {
-                if (rill__rb_array(&rs.r, false) == 1 && rill__str_eq(rill__rb_str(&rs.r, false), topic))
-                        err = rill__rb_i16(&rs.r);
-        }
-        resp_free(&rs);
-        rill__wb_free(&w);
-        return err;
-}
-
 static const char *const g_broker_overrides[] = {
         "log.segment.bytes=600", "log.cleaner.backoff.ms=20", "log.cleaner.min.cleanable.ratio=0.01",
         "log.retention.check.interval.ms=3600000", NULL};
+
+/* CreateTopics: one partition, cleanup.policy=compact. */
+static int16_t
+create_compacted(int fd, const char *topic)
+{
+        return bt_create_topic(fd, topic, 1, "cleanup.policy", "compact");
+}
 
 /* Produces @p n records of key "same" (so that compaction keeps one). */
 static void
@@ -1120,7 +902,7 @@ produce_same_key(int fd, const char *topic, int n)
         for (int i = 0; i < n; i++) {
                 char v[32];
                 snprintf(v, sizeof(v), "value-%d", i);
-                CU_ASSERT_EQUAL_FATAL(produce_kv(fd, topic, "same", v), KERR_NONE);
+                CU_ASSERT_EQUAL_FATAL(bt_produce(fd, topic, 0, 1, "same", v, NULL), KERR_NONE);
         }
 }
 
@@ -1148,13 +930,13 @@ test_broker_compacts_in_background(void)
         produce_same_key(fd, "bg", 120);
         pdir = rill__asprintf("%s/bg-0", dir);
         /* The cleaner thread compacts; the flusher fsyncs the rolls. */
-        CU_ASSERT(RILL_WAIT_UNTIL(stats_of(cl).committed >= 1 && count_files(pdir, ".log") < 10, 30000));
+        CU_ASSERT(RILL_WAIT_UNTIL(stats_of(cl).committed >= 1 && bt_count_files(pdir, ".log") < 10, 30000));
         CU_ASSERT(stats_of(cl).syncs >= 1);
         CU_ASSERT(read_num_file(pdir, "recovery-point-offset") >= 0);
-        CU_ASSERT_EQUAL(list_offset(fd, "bg", -1), 120);
+        CU_ASSERT_EQUAL(bt_list_offset(fd, "bg", 0, -1), 120);
         close(fd);
         rill_broker_destroy(b);
-        CU_ASSERT_EQUAL(count_files(pdir, ".cleaned"), 0);
+        CU_ASSERT_EQUAL(bt_count_files(pdir, ".cleaned"), 0);
         free(pdir);
         rill_test_rmdir(dir);
         free(dir);
@@ -1179,8 +961,8 @@ test_broker_topic_deleted_during_pass(void)
         CU_ASSERT_EQUAL_FATAL(create_compacted(fd, "doomed"), KERR_NONE);
         produce_same_key(fd, "doomed", 60);
         CU_ASSERT_FATAL(holder_wait_held(&h));
-        CU_ASSERT(count_files(pdir, ".log.cleaned") >= 1);
-        CU_ASSERT_EQUAL(delete_topic(fd, "doomed"), KERR_NONE);
+        CU_ASSERT(bt_count_files(pdir, ".log.cleaned") >= 1);
+        CU_ASSERT_EQUAL(bt_delete_topic(fd, "doomed"), KERR_NONE);
         CU_ASSERT(access(pdir, F_OK) != 0);
         holder_release(&h, false);
         CU_ASSERT(RILL_WAIT_UNTIL(stats_of(cl).discarded >= 1, 30000));
@@ -1188,9 +970,9 @@ test_broker_topic_deleted_during_pass(void)
         rill__cleaner_set_test_hook(cl, NULL, NULL);
         /* Same name again: a fresh, empty topic that works. */
         CU_ASSERT_EQUAL(create_compacted(fd, "doomed"), KERR_NONE);
-        CU_ASSERT_EQUAL(list_offset(fd, "doomed", -1), 0);
-        CU_ASSERT_EQUAL(produce_kv(fd, "doomed", "k", "v"), KERR_NONE);
-        CU_ASSERT_EQUAL(list_offset(fd, "doomed", -1), 1);
+        CU_ASSERT_EQUAL(bt_list_offset(fd, "doomed", 0, -1), 0);
+        CU_ASSERT_EQUAL(bt_produce(fd, "doomed", 0, 1, "k", "v", NULL), KERR_NONE);
+        CU_ASSERT_EQUAL(bt_list_offset(fd, "doomed", 0, -1), 1);
         close(fd);
         rill_broker_destroy(b);
         holder_destroy(&h);
@@ -1227,7 +1009,7 @@ test_broker_stop_during_pass(void)
         CU_ASSERT_EQUAL_FATAL(create_compacted(fd, "held"), KERR_NONE);
         produce_same_key(fd, "held", 80);
         CU_ASSERT_FATAL(holder_wait_held(&h));
-        CU_ASSERT(count_files(pdir, ".log.cleaned") >= 1);
+        CU_ASSERT(bt_count_files(pdir, ".log.cleaned") >= 1);
         close(fd);
         /* Stop while the pass is held: the stop cancels it first... */
         CU_ASSERT_FATAL(pthread_create(&stopper, NULL, stop_main, b) == 0);
@@ -1235,7 +1017,7 @@ test_broker_stop_during_pass(void)
         /* ...and the pass ends at its next batch once let go. */
         holder_release(&h, false);
         pthread_join(stopper, NULL);
-        CU_ASSERT_EQUAL(count_files(pdir, ".cleaned"), 0);
+        CU_ASSERT_EQUAL(bt_count_files(pdir, ".cleaned"), 0);
         CU_ASSERT(access(dir, F_OK) == 0);
 
         /* Everything is there after a restart, and compaction resumes. */
@@ -1243,8 +1025,8 @@ test_broker_stop_during_pass(void)
         cl = b->cleaner;
         fd = tc_connect_port(rill_broker_port(b));
         CU_ASSERT_FATAL(fd >= 0);
-        CU_ASSERT_EQUAL(list_offset(fd, "held", -1), 80);
-        CU_ASSERT_EQUAL(list_offset(fd, "held", -2), 0);
+        CU_ASSERT_EQUAL(bt_list_offset(fd, "held", 0, -1), 80);
+        CU_ASSERT_EQUAL(bt_list_offset(fd, "held", 0, -2), 0);
         CU_ASSERT(RILL_WAIT_UNTIL(stats_of(cl).committed >= 1, 30000));
         close(fd);
         rill_broker_destroy(b);

@@ -269,6 +269,58 @@ test_bytes_and_arrays(void)
         rill__wb_free(&w);
 }
 
+/* rill__rb_str_array: the strings in order (null entries stay null), a null
+ * or empty array gives NULL, and a truncated array latches the error with
+ * the unread entries left {NULL, 0}. */
+static void
+test_str_array(void)
+{
+        rill__wbuf_t w;
+        rill__rbuf_t r;
+        rill__str_t *v;
+        int32_t n;
+        for (int flex = 0; flex <= 1; flex++) {
+                rill__wb_init(&w, 0);
+                rill__wb_array(&w, 3, flex);
+                rill__wb_cstr(&w, "a", flex);
+                rill__wb_cstr(&w, NULL, flex);
+                rill__wb_cstr(&w, "ccc", flex);
+                rill__wb_array(&w, -1, flex);
+                rill__wb_array(&w, 0, flex);
+                rill__rb_init(&r, w.buf, w.len);
+                v = rill__rb_str_array(&r, flex, &n);
+                CU_ASSERT_EQUAL_FATAL(n, 3);
+                CU_ASSERT_PTR_NOT_NULL_FATAL(v);
+                CU_ASSERT(rill__str_eq(v[0], "a"));
+                CU_ASSERT_EQUAL(v[1].len, -1);
+                CU_ASSERT(rill__str_eq(v[2], "ccc"));
+                rill__free(v);
+                v = rill__rb_str_array(&r, flex, &n);
+                CU_ASSERT_EQUAL(n, -1);
+                CU_ASSERT_PTR_NULL(v);
+                v = rill__rb_str_array(&r, flex, &n);
+                CU_ASSERT_EQUAL(n, 0);
+                CU_ASSERT_PTR_NULL(v);
+                CU_ASSERT_EQUAL(r.err, 0);
+                CU_ASSERT_EQUAL(rill__rb_remaining(&r), 0);
+
+                /* Two entries announced, the second cut short. */
+                rill__wb_reset(&w);
+                rill__wb_array(&w, 2, flex);
+                rill__wb_cstr(&w, "x", flex);
+                rill__wb_cstr(&w, "yyyy", flex);
+                rill__rb_init(&r, w.buf, w.len - 2);
+                v = rill__rb_str_array(&r, flex, &n);
+                CU_ASSERT_NOT_EQUAL(r.err, 0);
+                CU_ASSERT_EQUAL_FATAL(n, 2);
+                CU_ASSERT_PTR_NOT_NULL_FATAL(v);
+                CU_ASSERT(rill__str_eq(v[0], "x"));
+                CU_ASSERT(v[1].ptr == NULL);
+                rill__free(v);
+                rill__wb_free(&w);
+        }
+}
+
 static void
 test_uuid_tags_patch(void)
 {
@@ -468,6 +520,7 @@ main(void)
                   {"strings_classic", test_strings_classic},
                   {"strings_compact", test_strings_compact},
                   {"bytes_and_arrays", test_bytes_and_arrays},
+                  {"str_array", test_str_array},
                   {"uuid_tags_patch", test_uuid_tags_patch},
                   {"tagged_fields_skipped", test_tagged_fields_skipped},
                   {"truncation_latches", test_truncation_latches},

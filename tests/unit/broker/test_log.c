@@ -21,33 +21,13 @@
 #include <zlib.h>
 
 #include "batch.h"
+#include "broker_test_util.h"
 #include "log.h"
 #include "rill_alloc.h"
 #include "rill_test.h"
 #include "rill_util.h"
 
 /* ---- helpers ------------------------------------------------------------ */
-
-static void
-conf_init(rill__log_conf_t *c)
-{
-        memset(c, 0, sizeof(*c));
-        c->segment_bytes = 1073741824;
-        c->segment_ms = 604800000;
-        c->retention_ms = 604800000;
-        c->retention_bytes = -1;
-        c->cleanup_policy = RILL__CLEANUP_DELETE;
-        c->delete_retention_ms = 86400000;
-        c->min_compaction_lag_ms = 0;
-        c->max_compaction_lag_ms = INT64_MAX;
-        c->min_cleanable_dirty_ratio = 0.5;
-        c->flush_messages = INT64_MAX;
-        c->flush_ms = INT64_MAX;
-        c->index_interval_bytes = 4096;
-        c->max_message_bytes = 1048588;
-        c->log_append_time = false;
-        c->segment_index_bytes = 10485760;
-}
 
 /* Builds a batch of @p n records with values "v<tag>-<i>" and key
  * "k<i % nkeys>" (null values when @p tombstone), timestamp @p ts. */
@@ -108,30 +88,6 @@ check_batches(const uint8_t *buf, size_t len, int64_t *first, int64_t *next)
         return nb;
 }
 
-static int
-count_files(const char *dir, const char *suffix)
-{
-        DIR *d = opendir(dir);
-        struct dirent *de;
-        int n = 0;
-        size_t m = strlen(suffix);
-        if (!d)
-                return -1;
-        while ((de = readdir(d))) {
-                size_t l = strlen(de->d_name);
-                if (l >= m && strcmp(de->d_name + l - m, suffix) == 0)
-                        n++;
-        }
-        closedir(d);
-        return n;
-}
-
-static char *
-seg_file(const char *dir, int64_t base, const char *ext)
-{
-        return rill__asprintf("%s/%020lld%s", dir, (long long)base, ext);
-}
-
 /* Path of the last .log segment (malloc'd). */
 static char *
 last_segment(const char *dir, int64_t *base_out)
@@ -151,7 +107,7 @@ last_segment(const char *dir, int64_t *base_out)
         closedir(d);
         if (base_out)
                 *base_out = best;
-        return best < 0 ? NULL : seg_file(dir, best, ".log");
+        return best < 0 ? NULL : bt_seg_file(dir, best, ".log");
 }
 
 static int64_t
@@ -222,18 +178,6 @@ read_sequential(rill__log_t *log, int32_t max_bytes)
         return recs;
 }
 
-static rill__log_t *
-open_log(const char *dir, const rill__log_conf_t *c)
-{
-        rill__log_t *log = NULL;
-        char err[256] = "";
-        rill_err_t e = rill__log_open(dir, c, &log, err, sizeof(err));
-        if (e != RILL_OK)
-                fprintf(stderr, "open %s: %s (%s)\n", dir, rill_err2name(e), err);
-        CU_ASSERT_EQUAL_FATAL(e, RILL_OK);
-        return log;
-}
-
 /* ---- tests -------------------------------------------------------------- */
 
 static void
@@ -245,8 +189,8 @@ test_append_read_basic(void)
         rill__wbuf_t out;
         int64_t first, next;
 
-        conf_init(&c);
-        log = open_log(dir, &c);
+        rill__log_conf_defaults(&c);
+        log = bt_open_log(dir, &c);
         CU_ASSERT_EQUAL(rill__log_start_offset(log), 0);
         CU_ASSERT_EQUAL(rill__log_end_offset(log), 0);
         CU_ASSERT_STRING_EQUAL(rill__log_dir(log), dir);
@@ -282,11 +226,11 @@ test_many_index_entries(void)
         char *ipath, *tpath;
         int64_t isize;
 
-        conf_init(&c);
+        rill__log_conf_defaults(&c);
         c.index_interval_bytes = 60;
-        log = open_log(dir, &c);
-        ipath = seg_file(dir, 0, ".index");
-        tpath = seg_file(dir, 0, ".timeindex");
+        log = bt_open_log(dir, &c);
+        ipath = bt_seg_file(dir, 0, ".index");
+        tpath = bt_seg_file(dir, 0, ".timeindex");
         for (int i = 0; i < 700; i++) {
                 append_n(log, 1 + i % 2, 1000 + i, i);
                 if (i == 100 || i == 333 || i == 699) {
@@ -310,10 +254,10 @@ test_many_index_entries(void)
         CU_ASSERT(file_size(ipath) > isize); /* the rest was written at close */
         CU_ASSERT(file_size(ipath) >= 600 * 8);
         CU_ASSERT(file_size(tpath) >= 600 * 12);
-        log = open_log(dir, &c);
+        log = bt_open_log(dir, &c);
         check_read_all(log);
         rill__log_abandon(log);
-        log = open_log(dir, &c);
+        log = bt_open_log(dir, &c);
         check_read_all(log);
         CU_ASSERT_EQUAL(rill__log_end_offset(log), 1050);
         rill__log_close(log);
@@ -331,14 +275,14 @@ test_rolls_and_reopen(void)
         rill__log_t *log;
         int64_t ts, off;
 
-        conf_init(&c);
+        rill__log_conf_defaults(&c);
         c.segment_bytes = 1500;
         c.index_interval_bytes = 200;
-        log = open_log(dir, &c);
+        log = bt_open_log(dir, &c);
         for (int i = 0; i < 400; i++)
                 CU_ASSERT_EQUAL(append_n(log, 1 + i % 4, 5000 + i, i), rill__log_end_offset(log) - (1 + i % 4));
-        CU_ASSERT(count_files(dir, ".log") > 20);
-        CU_ASSERT_EQUAL(count_files(dir, ".log"), count_files(dir, ".index"));
+        CU_ASSERT(bt_count_files(dir, ".log") > 20);
+        CU_ASSERT_EQUAL(bt_count_files(dir, ".log"), bt_count_files(dir, ".index"));
         /* A full offset index rolls the segment too (segment.index.bytes). */
         {
                 char *d2 = rill_test_tmpdir("rill-log");
@@ -347,16 +291,16 @@ test_rolls_and_reopen(void)
                 c2.segment_bytes = 1 << 30;
                 c2.index_interval_bytes = 50;
                 c2.segment_index_bytes = 40;
-                l2 = open_log(d2, &c2);
+                l2 = bt_open_log(d2, &c2);
                 for (int i = 0; i < 100; i++)
                         append_n(l2, 3, i, i);
-                CU_ASSERT(count_files(d2, ".log") >= 5);
+                CU_ASSERT(bt_count_files(d2, ".log") >= 5);
                 check_read_all(l2);
                 rill__log_close(l2);
                 rill_test_rmdir(d2);
                 free(d2);
         }
-        CU_ASSERT_EQUAL(count_files(dir, ".log"), count_files(dir, ".timeindex"));
+        CU_ASSERT_EQUAL(bt_count_files(dir, ".log"), bt_count_files(dir, ".timeindex"));
         check_read_all(log);
         CU_ASSERT_EQUAL(read_sequential(log, 700), rill__log_end_offset(log));
         CU_ASSERT_EQUAL(read_sequential(log, 0), rill__log_end_offset(log));
@@ -366,7 +310,7 @@ test_rolls_and_reopen(void)
         {
                 int64_t end = rill__log_end_offset(log), size = rill__log_size_bytes(log);
                 rill__log_close(log);
-                log = open_log(dir, &c);
+                log = bt_open_log(dir, &c);
                 CU_ASSERT_EQUAL(rill__log_end_offset(log), end);
                 CU_ASSERT_EQUAL(rill__log_size_bytes(log), size);
                 rill__log_max_timestamp(log, &ts, &off);
@@ -392,8 +336,8 @@ test_max_offset_and_kip74(void)
         rill__wbuf_t out;
         int64_t first, next;
 
-        conf_init(&c);
-        log = open_log(dir, &c);
+        rill__log_conf_defaults(&c);
+        log = bt_open_log(dir, &c);
         for (int i = 0; i < 10; i++)
                 append_n(log, 10, 1000, i); /* batches [0,10) [10,20) ... */
         rill__wb_init(&out, 1024);
@@ -450,9 +394,9 @@ test_append_validation(void)
         uint8_t *two;
         size_t one;
 
-        conf_init(&c);
+        rill__log_conf_defaults(&c);
         c.max_message_bytes = 2000;
-        log = open_log(dir, &c);
+        log = bt_open_log(dir, &c);
         rill__wb_init(&w, 256);
         make_batch(&w, 5, 100, 0, 0, false);
         one = w.len;
@@ -504,9 +448,9 @@ test_log_append_time(void)
         rill__record_iter_t it;
         rill__record_t r;
 
-        conf_init(&c);
+        rill__log_conf_defaults(&c);
         c.log_append_time = true;
-        log = open_log(dir, &c);
+        log = bt_open_log(dir, &c);
         rill__wb_init(&w, 256);
         rill__wb_init(&out, 256);
         make_batch(&w, 3, 12345, 0, 0, false);
@@ -553,9 +497,9 @@ chop_and_check(bool crash, int64_t chop)
         char *path;
         int whole = 0;
 
-        conf_init(&c);
+        rill__log_conf_defaults(&c);
         c.index_interval_bytes = 100;
-        log = open_log(dir, &c);
+        log = bt_open_log(dir, &c);
         fill_20(log, dir, bounds);
         if (crash)
                 rill__log_abandon(log);
@@ -566,7 +510,7 @@ chop_and_check(bool crash, int64_t chop)
         CU_ASSERT_EQUAL_FATAL(truncate(path, (off_t)keep), 0);
         while (whole < 20 && bounds[whole + 1] <= keep)
                 whole++;
-        log = open_log(dir, &c);
+        log = bt_open_log(dir, &c);
         CU_ASSERT_EQUAL(rill__log_end_offset(log), whole * 3);
         CU_ASSERT_EQUAL(rill__log_size_bytes(log), bounds[whole]);
         CU_ASSERT_EQUAL(file_size(path), bounds[whole]);
@@ -575,7 +519,7 @@ chop_and_check(bool crash, int64_t chop)
         CU_ASSERT_EQUAL(read_sequential(log, 300), whole * 3 + 2);
         rill__log_abandon(log);
         /* And once more, unclean, with the new tail. */
-        log = open_log(dir, &c);
+        log = bt_open_log(dir, &c);
         CU_ASSERT_EQUAL(rill__log_end_offset(log), whole * 3 + 2);
         rill__log_close(log);
         free(path);
@@ -604,9 +548,9 @@ test_recovery_corrupt_tail(void)
         int fd;
         uint8_t b;
 
-        conf_init(&c);
+        rill__log_conf_defaults(&c);
         c.index_interval_bytes = 100;
-        log = open_log(dir, &c);
+        log = bt_open_log(dir, &c);
         fill_20(log, dir, bounds);
         rill__log_abandon(log);
         path = last_segment(dir, NULL);
@@ -617,14 +561,14 @@ test_recovery_corrupt_tail(void)
         b ^= 0x10;
         CU_ASSERT_EQUAL(pwrite(fd, &b, 1, bounds[15] + 70), 1);
         close(fd);
-        log = open_log(dir, &c);
+        log = bt_open_log(dir, &c);
         CU_ASSERT_EQUAL(rill__log_end_offset(log), 45);
         CU_ASSERT_EQUAL(file_size(path), bounds[15]);
         check_read_all(log);
         rill__log_close(log);
 
         /* A BaseOffset going backwards in the last batch (outside the CRC). */
-        log = open_log(dir, &c);
+        log = bt_open_log(dir, &c);
         rill__log_abandon(log);
         fd = open(path, O_RDWR);
         CU_ASSERT_FATAL(fd >= 0);
@@ -633,7 +577,7 @@ test_recovery_corrupt_tail(void)
                 CU_ASSERT_EQUAL(pwrite(fd, zero, 8, bounds[14]), 8);
         }
         close(fd);
-        log = open_log(dir, &c);
+        log = bt_open_log(dir, &c);
         CU_ASSERT_EQUAL(rill__log_end_offset(log), 42);
         check_read_all(log);
         rill__log_close(log);
@@ -656,10 +600,10 @@ static rill__log_t *
 multi_segment_log(const char *dir, rill__log_conf_t *c, int nbatches)
 {
         rill__log_t *log;
-        conf_init(c);
+        rill__log_conf_defaults(c);
         c->segment_bytes = 1500;
         c->index_interval_bytes = 150;
-        log = open_log(dir, c);
+        log = bt_open_log(dir, c);
         for (int i = 0; i < nbatches; i++)
                 append_n(log, 2, 10000 + 10 * i, i);
         return log;
@@ -696,15 +640,15 @@ test_recovery_indexes_and_garbage(void)
         log = multi_segment_log(dir, &c, 150);
         end = rill__log_end_offset(log);
         size = rill__log_size_bytes(log);
-        nlog = count_files(dir, ".log");
+        nlog = bt_count_files(dir, ".log");
         CU_ASSERT(nlog > 5);
         rill__log_close(log);
 
         /* Deleted, garbage, odd-sized and lying index files. */
-        p = seg_file(dir, 0, ".index");
+        p = bt_seg_file(dir, 0, ".index");
         unlink(p);
         free(p);
-        p = seg_file(dir, 0, ".timeindex");
+        p = bt_seg_file(dir, 0, ".timeindex");
         write_bytes(p, junk, 24, O_TRUNC);
         free(p);
         {
@@ -720,7 +664,7 @@ test_recovery_indexes_and_garbage(void)
                                 second = b;
                 closedir(d);
                 CU_ASSERT_FATAL(second > 0);
-                p = seg_file(dir, second, ".index");
+                p = bt_seg_file(dir, second, ".index");
                 {
                         uint8_t e[8];
                         rill__put_be32(e, 1);
@@ -728,24 +672,24 @@ test_recovery_indexes_and_garbage(void)
                         write_bytes(p, e, 8, O_APPEND);
                 }
                 free(p);
-                p = seg_file(dir, second, ".timeindex");
+                p = bt_seg_file(dir, second, ".timeindex");
                 write_bytes(p, junk, 5, O_APPEND);
                 free(p);
         }
         /* Leftovers of an interrupted compaction / checkpoint. */
-        p = seg_file(dir, 0, ".log.cleaned");
+        p = bt_seg_file(dir, 0, ".log.cleaned");
         write_bytes(p, junk, sizeof(junk), O_TRUNC);
         free(p);
-        p = seg_file(dir, 0, ".index.cleaned");
+        p = bt_seg_file(dir, 0, ".index.cleaned");
         write_bytes(p, junk, 16, O_TRUNC);
         free(p);
 
-        log = open_log(dir, &c);
+        log = bt_open_log(dir, &c);
         CU_ASSERT_EQUAL(rill__log_end_offset(log), end);
         CU_ASSERT_EQUAL(rill__log_size_bytes(log), size);
-        CU_ASSERT_EQUAL(count_files(dir, ".cleaned"), 0);
-        CU_ASSERT_EQUAL(count_files(dir, ".index"), nlog);
-        p = seg_file(dir, 0, ".index");
+        CU_ASSERT_EQUAL(bt_count_files(dir, ".cleaned"), 0);
+        CU_ASSERT_EQUAL(bt_count_files(dir, ".index"), nlog);
+        p = bt_seg_file(dir, 0, ".index");
         CU_ASSERT(file_size(p) > 0 && file_size(p) % 8 == 0);
         free(p);
         check_read_all(log);
@@ -754,7 +698,7 @@ test_recovery_indexes_and_garbage(void)
 
         /* An index whose last entry is fine but whose middle lies: reads
          * notice and scan instead. */
-        p = seg_file(dir, 0, ".index");
+        p = bt_seg_file(dir, 0, ".index");
         {
                 int fd = open(p, O_RDWR);
                 uint8_t e[8];
@@ -771,7 +715,7 @@ test_recovery_indexes_and_garbage(void)
                 close(fd);
         }
         free(p);
-        p = seg_file(dir, 0, ".timeindex");
+        p = bt_seg_file(dir, 0, ".timeindex");
         {
                 /* "Everything up to offset 25 is older than 1": a lie. */
                 int fd = open(p, O_RDWR);
@@ -784,34 +728,34 @@ test_recovery_indexes_and_garbage(void)
                 close(fd);
         }
         free(p);
-        log = open_log(dir, &c);
+        log = bt_open_log(dir, &c);
         check_read_all(log);
         check_times(log, 150);
         rill__log_close(log);
 
         /* Garbage appended to the last segment, then a crash. */
-        log = open_log(dir, &c);
+        log = bt_open_log(dir, &c);
         rill__log_abandon(log);
         p = last_segment(dir, NULL);
         write_bytes(p, junk, sizeof(junk), O_APPEND);
         free(p);
-        log = open_log(dir, &c);
+        log = bt_open_log(dir, &c);
         CU_ASSERT_EQUAL(rill__log_end_offset(log), end);
         CU_ASSERT_EQUAL(rill__log_size_bytes(log), size);
         check_read_all(log);
         rill__log_close(log);
 
         /* A new last segment that is pure garbage (and one that is empty). */
-        p = seg_file(dir, end, ".log");
+        p = bt_seg_file(dir, end, ".log");
         write_bytes(p, junk, sizeof(junk), O_TRUNC);
         free(p);
-        log = open_log(dir, &c);
+        log = bt_open_log(dir, &c);
         CU_ASSERT_EQUAL(rill__log_end_offset(log), end);
         CU_ASSERT_EQUAL(rill__log_size_bytes(log), size);
         check_read_all(log);
         CU_ASSERT_EQUAL(append_n(log, 1, 20000, 0), end);
         rill__log_abandon(log);
-        log = open_log(dir, &c);
+        log = bt_open_log(dir, &c);
         CU_ASSERT_EQUAL(rill__log_end_offset(log), end + 1);
         check_read_all(log);
         rill__log_delete(log);
@@ -820,14 +764,14 @@ test_recovery_indexes_and_garbage(void)
 
         /* A directory holding only an empty or garbage first segment. */
         dir = rill_test_tmpdir("rill-log");
-        p = seg_file(dir, 0, ".log");
+        p = bt_seg_file(dir, 0, ".log");
         write_bytes(p, junk, 0, O_TRUNC);
-        log = open_log(dir, &c);
+        log = bt_open_log(dir, &c);
         CU_ASSERT_EQUAL(rill__log_end_offset(log), 0);
         CU_ASSERT_EQUAL(append_n(log, 2, 1, 0), 0);
         rill__log_close(log);
         write_bytes(p, junk, sizeof(junk), O_TRUNC);
-        log = open_log(dir, &c);
+        log = bt_open_log(dir, &c);
         CU_ASSERT_EQUAL(rill__log_end_offset(log), 0);
         CU_ASSERT_EQUAL(rill__log_size_bytes(log), 0);
         rill__log_close(log);
@@ -845,17 +789,17 @@ test_offset_for_time(void)
         int64_t off, fts;
         rill__wbuf_t w;
 
-        CU_ASSERT(count_files(dir, ".log") > 5);
+        CU_ASSERT(bt_count_files(dir, ".log") > 5);
         check_times(log, 200);
         CU_ASSERT_EQUAL(rill__log_offset_for_time(log, -2, &off, &fts), RILL_OK);
         CU_ASSERT_EQUAL(off, 0);
         CU_ASSERT_EQUAL(rill__log_offset_for_time(log, -1, &off, &fts), RILL_OK);
         CU_ASSERT_EQUAL(off, 400);
         rill__log_close(log);
-        log = open_log(dir, &c);
+        log = bt_open_log(dir, &c);
         check_times(log, 200);
         rill__log_abandon(log);
-        log = open_log(dir, &c);
+        log = bt_open_log(dir, &c);
         check_times(log, 200);
 
         /* Records with distinct timestamps inside one batch. */
@@ -891,7 +835,7 @@ test_truncate(void)
         rill__log_t *log = multi_segment_log(dir, &c, 200); /* offsets 0..399, 2 per batch */
         int64_t targets[] = {401, 400, 399, 351, 300, 257, 101, 3};
         int64_t expect[] = {400, 400, 398, 350, 300, 256, 100, 2};
-        int nseg0 = count_files(dir, ".log");
+        int nseg0 = bt_count_files(dir, ".log");
 
         for (size_t i = 0; i < sizeof(targets) / sizeof(targets[0]); i++) {
                 int64_t ts, off;
@@ -907,12 +851,12 @@ test_truncate(void)
                 } else {
                         rill__log_abandon(log);
                 }
-                log = open_log(dir, &c);
+                log = bt_open_log(dir, &c);
                 CU_ASSERT_EQUAL(rill__log_end_offset(log), expect[i]);
                 check_read_all(log);
                 check_times(log, (int)(expect[i] / 2));
         }
-        CU_ASSERT(count_files(dir, ".log") < nseg0);
+        CU_ASSERT(bt_count_files(dir, ".log") < nseg0);
         /* Appends continue from the truncation point, in new segments. */
         for (int i = 0; i < 50; i++)
                 CU_ASSERT_EQUAL(append_n(log, 2, 10000 + 10 * (i + 1), i), 2 + 2 * i);
@@ -922,10 +866,10 @@ test_truncate(void)
         CU_ASSERT_EQUAL(rill__log_truncate(log, 0), RILL_OK);
         CU_ASSERT_EQUAL(rill__log_end_offset(log), 0);
         CU_ASSERT_EQUAL(rill__log_size_bytes(log), 0);
-        CU_ASSERT_EQUAL(count_files(dir, ".log"), 1);
+        CU_ASSERT_EQUAL(bt_count_files(dir, ".log"), 1);
         CU_ASSERT_EQUAL(append_n(log, 2, 1, 0), 0);
         rill__log_close(log);
-        log = open_log(dir, &c);
+        log = bt_open_log(dir, &c);
         CU_ASSERT_EQUAL(rill__log_end_offset(log), 2);
         CU_ASSERT_EQUAL(rill__log_truncate(log, -1), RILL_ERR_INVALID_ARG);
         rill__log_close(log);
@@ -940,7 +884,7 @@ test_delete_records(void)
         rill__log_conf_t c;
         rill__log_t *log = multi_segment_log(dir, &c, 200);
         rill__wbuf_t out;
-        int nseg = count_files(dir, ".log");
+        int nseg = bt_count_files(dir, ".log");
         int64_t first, next;
 
         rill__wb_init(&out, 0);
@@ -949,7 +893,7 @@ test_delete_records(void)
         CU_ASSERT_EQUAL(rill__log_start_offset(log), 0);
         CU_ASSERT_EQUAL(rill__log_delete_records(log, 101), RILL_OK);
         CU_ASSERT_EQUAL(rill__log_start_offset(log), 101);
-        CU_ASSERT(count_files(dir, ".log") < nseg);
+        CU_ASSERT(bt_count_files(dir, ".log") < nseg);
         CU_ASSERT_EQUAL(rill__log_read(log, 100, 400, 1000, &out), RILL_ERR_OFFSET_OUT_OF_RANGE);
         CU_ASSERT_EQUAL(rill__log_read(log, 101, 400, 1, &out), RILL_OK);
         CU_ASSERT_EQUAL(check_batches(out.buf, out.len, &first, &next), 1);
@@ -960,23 +904,23 @@ test_delete_records(void)
         CU_ASSERT_EQUAL(rill__log_start_offset(log), 101);
         /* Persisted across clean and unclean reopen. */
         rill__log_close(log);
-        log = open_log(dir, &c);
+        log = bt_open_log(dir, &c);
         CU_ASSERT_EQUAL(rill__log_start_offset(log), 101);
         rill__log_abandon(log);
-        log = open_log(dir, &c);
+        log = bt_open_log(dir, &c);
         CU_ASSERT_EQUAL(rill__log_start_offset(log), 101);
         CU_ASSERT_EQUAL(rill__log_end_offset(log), 400);
         /* Up to the end: everything is gone but the offsets go on. */
         CU_ASSERT_EQUAL(rill__log_delete_records(log, 400), RILL_OK);
         CU_ASSERT_EQUAL(rill__log_start_offset(log), 400);
-        CU_ASSERT_EQUAL(count_files(dir, ".log"), 1);
+        CU_ASSERT_EQUAL(bt_count_files(dir, ".log"), 1);
         rill__wb_reset(&out);
         CU_ASSERT_EQUAL(rill__log_read(log, 400, 400, 1000, &out), RILL_OK);
         CU_ASSERT_EQUAL(out.len, 0u);
         CU_ASSERT_EQUAL(rill__log_read(log, 399, 400, 1000, &out), RILL_ERR_OFFSET_OUT_OF_RANGE);
         CU_ASSERT_EQUAL(append_n(log, 2, 1, 0), 400);
         rill__log_close(log);
-        log = open_log(dir, &c);
+        log = bt_open_log(dir, &c);
         CU_ASSERT_EQUAL(rill__log_start_offset(log), 400);
         CU_ASSERT_EQUAL(rill__log_end_offset(log), 402);
         rill__log_close(log);
@@ -996,8 +940,8 @@ test_stale_start_checkpoint(void)
         rill__log_t *log;
         FILE *f;
 
-        conf_init(&c);
-        log = open_log(dir, &c);
+        rill__log_conf_defaults(&c);
+        log = bt_open_log(dir, &c);
         CU_ASSERT_EQUAL(append_n(log, 10, 1, 0), 0);
         rill__log_close(log);
         path = rill__asprintf("%s/log-start-offset", dir);
@@ -1005,11 +949,11 @@ test_stale_start_checkpoint(void)
         CU_ASSERT_FATAL(f != NULL);
         fprintf(f, "100\n");
         fclose(f);
-        log = open_log(dir, &c);
+        log = bt_open_log(dir, &c);
         CU_ASSERT_EQUAL(rill__log_start_offset(log), 10);
         CU_ASSERT_EQUAL(append_n(log, 5, 1, 1), 10);
         rill__log_abandon(log);
-        log = open_log(dir, &c);
+        log = bt_open_log(dir, &c);
         CU_ASSERT_EQUAL(rill__log_start_offset(log), 10);
         CU_ASSERT_EQUAL(rill__log_end_offset(log), 15);
         check_read_all(log);
@@ -1039,13 +983,13 @@ trusted_corrupt_check(bool corrupt_batch)
         rill__wbuf_t out;
         int fd;
 
-        conf_init(&c);
+        rill__log_conf_defaults(&c);
         c.index_interval_bytes = 100;
-        log = open_log(dir, &c);
+        log = bt_open_log(dir, &c);
         fill_20(log, dir, bounds);
         rill__log_close(log);
-        path = seg_file(dir, 0, ".log");
-        ipath = seg_file(dir, 0, ".index");
+        path = bt_seg_file(dir, 0, ".log");
+        ipath = bt_seg_file(dir, 0, ".index");
         CU_ASSERT_FATAL(file_size(ipath) >= 3 * 8);
         if (corrupt_batch) {
                 /* Batch 5 claims offsets 15..1015 (LastOffsetDelta 1000). */
@@ -1063,7 +1007,7 @@ trusted_corrupt_check(bool corrupt_batch)
         CU_ASSERT_EQUAL(pwrite(fd, e, 4, 8), 4);
         close(fd);
 
-        log = open_log(dir, &c);
+        log = bt_open_log(dir, &c);
         CU_ASSERT_EQUAL(rill__log_end_offset(log), keep_off);
         CU_ASSERT_EQUAL(file_size(path), corrupt_batch ? bounds[5] : bounds[20]);
         check_read_all(log);
@@ -1078,7 +1022,7 @@ trusted_corrupt_check(bool corrupt_batch)
         CU_ASSERT_EQUAL(read_sequential(log, 300), keep_off + 3);
         rill__log_close(log);
 
-        log = open_log(dir, &c);
+        log = bt_open_log(dir, &c);
         CU_ASSERT_EQUAL(rill__log_end_offset(log), keep_off + 3);
         check_read_all(log);
         CU_ASSERT_EQUAL(read_sequential(log, 300), keep_off + 3);
@@ -1106,20 +1050,20 @@ test_retention_time(void)
         int64_t now = rill__now_ms(), day = 86400000, old = now - 10 * day;
         int nseg;
 
-        conf_init(&c);
+        rill__log_conf_defaults(&c);
         c.segment_bytes = 1000;
         c.retention_ms = 7 * day;
-        log = open_log(dir, &c);
+        log = bt_open_log(dir, &c);
         for (int i = 0; i < 60; i++)
                 append_n(log, 3, old + i, i);
         for (int i = 0; i < 60; i++)
                 append_n(log, 3, now + i, i);
-        nseg = count_files(dir, ".log");
+        nseg = bt_count_files(dir, ".log");
         /* Not yet expired: nothing happens. */
         CU_ASSERT_EQUAL(rill__log_retention(log, old + 1000), 0);
-        CU_ASSERT_EQUAL(count_files(dir, ".log"), nseg);
+        CU_ASSERT_EQUAL(bt_count_files(dir, ".log"), nseg);
         CU_ASSERT(rill__log_retention(log, now) > 0);
-        CU_ASSERT(count_files(dir, ".log") < nseg);
+        CU_ASSERT(bt_count_files(dir, ".log") < nseg);
         CU_ASSERT(rill__log_start_offset(log) > 0);
         CU_ASSERT(rill__log_start_offset(log) <= 180); /* every new record stays */
         CU_ASSERT_EQUAL(rill__log_end_offset(log), 360);
@@ -1138,7 +1082,7 @@ test_retention_time(void)
         CU_ASSERT_EQUAL(rill__log_size_bytes(log), 0);
         CU_ASSERT_EQUAL(append_n(log, 1, now, 0), 360);
         rill__log_close(log);
-        log = open_log(dir, &c);
+        log = bt_open_log(dir, &c);
         CU_ASSERT_EQUAL(rill__log_start_offset(log), 360);
         CU_ASSERT_EQUAL(rill__log_end_offset(log), 361);
         rill__log_close(log);
@@ -1157,11 +1101,11 @@ test_retention_size_and_segment_ms(void)
         DIR *d;
         struct dirent *de;
 
-        conf_init(&c);
+        rill__log_conf_defaults(&c);
         c.segment_bytes = 1000;
         c.retention_bytes = 3000;
         c.retention_ms = -1;
-        log = open_log(dir, &c);
+        log = bt_open_log(dir, &c);
         for (int i = 0; i < 200; i++)
                 append_n(log, 3, now, i);
         CU_ASSERT(rill__log_size_bytes(log) > 10000);
@@ -1185,17 +1129,17 @@ test_retention_size_and_segment_ms(void)
         c.retention_bytes = -1;
         c.segment_ms = 1000;
         rill__log_set_conf(log, &c);
-        nseg = count_files(dir, ".log");
+        nseg = bt_count_files(dir, ".log");
         CU_ASSERT_EQUAL(rill__log_retention(log, now + 500), 0);
-        CU_ASSERT_EQUAL(count_files(dir, ".log"), nseg);
+        CU_ASSERT_EQUAL(bt_count_files(dir, ".log"), nseg);
         CU_ASSERT_EQUAL(rill__log_retention(log, now + 5000), 0);
-        CU_ASSERT_EQUAL(count_files(dir, ".log"), nseg + 1);
+        CU_ASSERT_EQUAL(bt_count_files(dir, ".log"), nseg + 1);
         /* ... and on append, by the incoming timestamps. */
         append_n(log, 1, now + 10, 0);
         append_n(log, 1, now + 20, 0);
-        CU_ASSERT_EQUAL(count_files(dir, ".log"), nseg + 1);
+        CU_ASSERT_EQUAL(bt_count_files(dir, ".log"), nseg + 1);
         append_n(log, 1, now + 5000, 0);
-        CU_ASSERT_EQUAL(count_files(dir, ".log"), nseg + 2);
+        CU_ASSERT_EQUAL(bt_count_files(dir, ".log"), nseg + 2);
         check_read_all(log);
         rill__log_close(log);
         rill_test_rmdir(dir);
@@ -1216,10 +1160,10 @@ test_recovery_fuzz(void)
                 char *path;
                 int fd, mode;
 
-                conf_init(&c);
+                rill__log_conf_defaults(&c);
                 c.segment_bytes = 3000;
                 c.index_interval_bytes = 100;
-                log = open_log(dir, &c);
+                log = bt_open_log(dir, &c);
                 for (int i = 0; i < 60; i++)
                         append_n(log, 1 + i % 3, i, i);
                 end = rill__log_end_offset(log);
@@ -1255,7 +1199,7 @@ test_recovery_fuzz(void)
                         CU_ASSERT_EQUAL(pwrite(fd, junk, sizeof(junk), (off_t)size), (ssize_t)sizeof(junk));
                 }
                 close(fd);
-                log = open_log(dir, &c);
+                log = bt_open_log(dir, &c);
                 CU_ASSERT(rill__log_end_offset(log) <= end);
                 CU_ASSERT(rill__log_end_offset(log) >= base);
                 CU_ASSERT_EQUAL(read_sequential(log, 500), rill__log_end_offset(log));
@@ -1269,100 +1213,14 @@ test_recovery_fuzz(void)
 
 /* ---- compaction --------------------------------------------------------- */
 
-/* One batch of @p n records: key "k<(seq) % nkeys>" for record seq = first
- * + i, value "v<seq>" (null for tombstones). */
-static void
-append_keyed(rill__log_t *log, int64_t first, int n, int nkeys, int64_t ts, bool tombstone,
-             int null_key_every)
-{
-        rill__batch_builder_t b;
-        int64_t f, at;
-        char err[256] = "";
-        rill__batch_builder_init(&b, 0, ts);
-        for (int i = 0; i < n; i++) {
-                char k[32], v[32];
-                int64_t seq = first + i;
-                int kl = snprintf(k, sizeof(k), "k%lld", (long long)(seq % nkeys));
-                int vl = snprintf(v, sizeof(v), "v%lld", (long long)seq);
-                bool nk = null_key_every && seq % null_key_every == 0;
-                rill__batch_builder_add(&b, i, ts, nk ? NULL : k, kl, tombstone ? NULL : v, vl,
-                                        NULL, 0, 0);
-        }
-        rill__batch_builder_finish(&b);
-        CU_ASSERT_EQUAL(rill__log_append(log, b.buf.buf, b.buf.len, 1, &f, &at, err, sizeof(err)),
-                        RILL_OK);
-        CU_ASSERT_EQUAL(f, first);
-        rill__batch_builder_destroy(&b);
-}
-
-typedef struct seen {
-        int64_t off;
-        int key;      /* -1: null key */
-        bool tomb;
-} seen_t;
-
-/* Reads the whole log; checks each record's value matches its offset and
- * returns the records (malloc'd) in *out. */
-static int
-read_records(rill__log_t *log, seen_t **out)
-{
-        int64_t o = rill__log_start_offset(log), end = rill__log_end_offset(log);
-        rill__wbuf_t buf;
-        int n = 0, cap = 256;
-        seen_t *v = malloc(sizeof(*v) * (size_t)cap);
-        rill__wb_init(&buf, 0);
-        while (o < end) {
-                size_t pos = 0;
-                rill__wb_reset(&buf);
-                CU_ASSERT_EQUAL_FATAL(rill__log_read(log, o, end, 3000, &buf), RILL_OK);
-                if (buf.len == 0)
-                        break;
-                while (pos < buf.len) {
-                        rill__record_iter_t it;
-                        rill__record_t r;
-                        rill__batch_hdr_t h;
-                        CU_ASSERT_EQUAL_FATAL(rill__batch_validate(buf.buf + pos, buf.len - pos, NULL, 0),
-                                              RILL_OK);
-                        rill__batch_hdr_parse(buf.buf + pos, &h);
-                        CU_ASSERT_EQUAL(h.leader_epoch, 1);
-                        CU_ASSERT_EQUAL_FATAL(rill__record_iter_init(&it, buf.buf + pos, buf.len - pos),
-                                              RILL_OK);
-                        while (rill__record_iter_next(&it, &r) == 1) {
-                                char v2[32];
-                                int vl = snprintf(v2, sizeof(v2), "v%lld", (long long)r.offset);
-                                if (r.offset < o)
-                                        continue;
-                                if (n == cap) {
-                                        cap *= 2;
-                                        v = realloc(v, sizeof(*v) * (size_t)cap);
-                                }
-                                v[n].off = r.offset;
-                                v[n].tomb = r.value_len < 0;
-                                v[n].key = r.key_len < 0 ? -1 : atoi((const char *)r.key + 1);
-                                if (r.value_len >= 0) {
-                                        /* Offsets are preserved: value names its offset. */
-                                        CU_ASSERT(r.value_len == vl && memcmp(r.value, v2, (size_t)vl) == 0);
-                                }
-                                n++;
-                        }
-                        rill__record_iter_destroy(&it);
-                        o = h.base_offset + h.last_offset_delta + 1;
-                        pos += rill__batch_size(buf.buf + pos);
-                }
-        }
-        rill__wb_free(&buf);
-        *out = v;
-        return n;
-}
-
 /* After compaction: for each key at most one record below @p active_base,
  * and it is the latest of that key below active_base in @p truth. */
 static void
 check_compacted(rill__log_t *log, int nkeys, int64_t active_base, int64_t written, int null_every,
                 bool expect_tombstones)
 {
-        seen_t *v;
-        int n = read_records(log, &v);
+        bt_rec_t *v;
+        int n = bt_read_records(log, &v);
         int *count = calloc((size_t)nkeys, sizeof(int));
         int nulls = 0;
         for (int i = 0; i < n; i++) {
@@ -1411,19 +1269,19 @@ test_compaction(void)
         rill__log_t *log;
         int64_t now = rill__now_ms(), hour = 3600000, seq = 0, size_before, end;
         int nkeys = 20;
-        seen_t *v;
+        bt_rec_t *v;
         int n;
 
-        conf_init(&c);
+        rill__log_conf_defaults(&c);
         c.cleanup_policy = RILL__CLEANUP_COMPACT;
         c.segment_bytes = 1200;
         c.index_interval_bytes = 100;
-        log = open_log(dir, &c);
+        log = bt_open_log(dir, &c);
         for (int b = 0; b < 100; b++, seq += 5)
-                append_keyed(log, seq, 5, nkeys, now - hour, false, 13);
+                bt_append_keyed(log, seq, 5, nkeys, now - hour, false, 13);
         end = rill__log_end_offset(log);
         size_before = rill__log_size_bytes(log);
-        CU_ASSERT(count_files(dir, ".log") > 5);
+        CU_ASSERT(bt_count_files(dir, ".log") > 5);
         /* Too recent for min.compaction.lag.ms. */
         c.min_compaction_lag_ms = 2 * hour;
         rill__log_set_conf(log, &c);
@@ -1442,7 +1300,7 @@ test_compaction(void)
         check_compacted(log, nkeys, active_base_of(dir), seq, 13, false);
         /* Nothing dirty now. */
         CU_ASSERT_EQUAL(rill__log_compact(log, now), RILL_DECLINED);
-        CU_ASSERT_EQUAL(count_files(dir, ".cleaned"), 0);
+        CU_ASSERT_EQUAL(bt_count_files(dir, ".cleaned"), 0);
 
         /* Reads at every offset still work (gaps skip forward). */
         {
@@ -1461,23 +1319,23 @@ test_compaction(void)
 
         /* Reopen (clean, then after a crash): same content. */
         rill__log_close(log);
-        log = open_log(dir, &c);
+        log = bt_open_log(dir, &c);
         CU_ASSERT_EQUAL(rill__log_end_offset(log), end);
         check_compacted(log, nkeys, active_base_of(dir), seq, 13, false);
         rill__log_abandon(log);
-        log = open_log(dir, &c);
+        log = bt_open_log(dir, &c);
         CU_ASSERT_EQUAL(rill__log_end_offset(log), end);
         check_compacted(log, nkeys, active_base_of(dir), seq, 13, false);
 
         /* Tombstones for keys 0..4, then enough data to close their segment. */
-        append_keyed(log, seq, 5, nkeys, now - hour, true, 0);
+        bt_append_keyed(log, seq, 5, nkeys, now - hour, true, 0);
         seq += 5;
         for (int b = 0; b < 40; b++, seq += 5)
-                append_keyed(log, seq, 5, 1000, now - hour, false, 0);
+                bt_append_keyed(log, seq, 5, 1000, now - hour, false, 0);
         c.min_cleanable_dirty_ratio = 0.01;
         rill__log_set_conf(log, &c);
         CU_ASSERT_EQUAL(rill__log_compact(log, now), RILL_OK);
-        n = read_records(log, &v);
+        n = bt_read_records(log, &v);
         {
                 int tombs = 0, old_vals = 0;
                 for (int i = 0; i < n; i++) {
@@ -1492,15 +1350,15 @@ test_compaction(void)
         free(v);
         /* Two days later, with fresh dirty data, the tombstones go. */
         for (int b = 0; b < 40; b++, seq += 5)
-                append_keyed(log, seq, 5, 1000, now - hour, false, 0);
+                bt_append_keyed(log, seq, 5, 1000, now - hour, false, 0);
         CU_ASSERT_EQUAL(rill__log_compact(log, now + 2 * 24 * hour), RILL_OK);
-        n = read_records(log, &v);
+        n = bt_read_records(log, &v);
         for (int i = 0; i < n; i++)
                 CU_ASSERT(!v[i].tomb);
         free(v);
         CU_ASSERT_EQUAL(rill__log_end_offset(log), seq);
         /* Appending after compaction continues the offsets. */
-        append_keyed(log, seq, 5, nkeys, now, false, 0);
+        bt_append_keyed(log, seq, 5, nkeys, now, false, 0);
         rill__log_close(log);
         rill_test_rmdir(dir);
         free(dir);
@@ -1540,10 +1398,10 @@ test_compaction_compressed_and_headers(void)
         *p++ = 'x';
         *p++ = 'y';
         hlen = (size_t)(p - hdr);
-        conf_init(&c);
+        rill__log_conf_defaults(&c);
         c.cleanup_policy = RILL__CLEANUP_COMPACT;
         c.segment_bytes = 600;
-        log = open_log(dir, &c);
+        log = bt_open_log(dir, &c);
         /* Gzip batches: keys a0..a9 twice per batch, with a header. */
         for (int b = 0; b < 10; b++) {
                 rill__batch_builder_t bb;
@@ -1572,14 +1430,14 @@ test_compaction_compressed_and_headers(void)
                 rill__wb_free(&w);
                 rill__batch_builder_destroy(&bb);
         }
-        CU_ASSERT(count_files(dir, ".log") >= 3);
+        CU_ASSERT(bt_count_files(dir, ".log") >= 3);
         CU_ASSERT_EQUAL(rill__log_compact(log, now), RILL_OK);
         {
                 int64_t o = 0, end = rill__log_end_offset(log), abase = active_base_of(dir);
                 int seen[10] = {0};
                 rill__wbuf_t out;
                 rill__wb_init(&out, 0);
-                int nlog = count_files(dir, ".log");
+                int nlog = bt_count_files(dir, ".log");
                 int64_t first, next;
                 /* Whole segments were superseded: the first stays (empty),
                  * so the start offset does not move; reads skip ahead. */
@@ -1591,7 +1449,7 @@ test_compaction_compressed_and_headers(void)
                 CU_ASSERT_EQUAL(next, end);
                 CU_ASSERT(nlog >= 2);
                 {
-                        char *p0 = seg_file(dir, 0, ".log");
+                        char *p0 = bt_seg_file(dir, 0, ".log");
                         CU_ASSERT_EQUAL(file_size(p0), 0);
                         free(p0);
                 }
@@ -1624,7 +1482,7 @@ test_compaction_compressed_and_headers(void)
                                 rill__log_close(log);
                         else
                                 rill__log_abandon(log);
-                        log = open_log(dir, &c);
+                        log = bt_open_log(dir, &c);
                         CU_ASSERT_EQUAL(rill__log_start_offset(log), 0);
                         CU_ASSERT_EQUAL(rill__log_end_offset(log), end);
                         rill__wb_reset(&out);
@@ -1662,7 +1520,7 @@ write_error_child(const char *dir)
         rill_err_t e;
 
         signal(SIGXFSZ, SIG_IGN);
-        conf_init(&c);
+        rill__log_conf_defaults(&c);
         CHILD_CHECK(rill__log_open(dir, &c, &log, err, sizeof(err)) == RILL_OK);
         rill__wb_init(&w, 0);
         for (int i = 0; i < 10; i++) {
@@ -1728,16 +1586,16 @@ test_flush_policy(void)
         char *dir = rill_test_tmpdir("rill-log");
         rill__log_conf_t c;
         rill__log_t *log;
-        conf_init(&c);
+        rill__log_conf_defaults(&c);
         c.flush_messages = 1;
         c.flush_ms = 0;
-        log = open_log(dir, &c);
+        log = bt_open_log(dir, &c);
         for (int i = 0; i < 5; i++)
                 CU_ASSERT_EQUAL(append_n(log, 2, i, i), 2 * i);
         rill__log_tick(log, rill__now_ms() + 10);
         CU_ASSERT_EQUAL(rill__log_flush(log), RILL_OK);
         rill__log_abandon(log);
-        log = open_log(dir, &c);
+        log = bt_open_log(dir, &c);
         CU_ASSERT_EQUAL(rill__log_end_offset(log), 10);
         rill__log_close(log);
         rill_test_rmdir(dir);

@@ -32,8 +32,8 @@
 #include <unistd.h>
 
 #include "batch.h"
+#include "broker_test_util.h"
 #include "codec.h"
-#include "raw_client.h"
 #include "kerr.h"
 #include "rill_alloc.h"
 #include "rill_test.h"
@@ -322,31 +322,7 @@ list_offset(int fd, int16_t v, const char *topic, int32_t part, int64_t ts, int1
 static bool
 ensure_topic(int fd, const char *topic)
 {
-        rill__wbuf_t w;
-        resp_t rs;
-        bool ok = false;
-        rill__wb_init(&w, 64);
-        rill__wb_array(&w, 1, false);
-        rill__wb_cstr(&w, topic, false);
-        rill__wb_bool(&w, true);
-        if (tc_call(fd, KAPI_METADATA, 4, false, false, &w, &rs)) {
-                rill__rbuf_t *r = &rs.r;
-                int32_t nb;
-                (void)rill__rb_i32(r);
-                nb = rill__rb_array(r, false);
-                for (int32_t i = 0; i < nb; i++) {
-                        (void)rill__rb_i32(r);
-                        (void)rill__rb_str(r, false);
-                        (void)rill__rb_i32(r);
-                        (void)rill__rb_str(r, false);
-                }
-                (void)rill__rb_str(r, false);
-                (void)rill__rb_i32(r);
-                ok = rill__rb_array(r, false) == 1 && rill__rb_i16(r) == KERR_NONE;
-        }
-        resp_free(&rs);
-        rill__wb_free(&w);
-        return ok;
+        return bt_partition_count(fd, topic, true) > 0;
 }
 
 /* ---- ApiVersions ---- */

@@ -369,6 +369,59 @@ dr_acked(rill_app_t *app, const char *topic, int32_t partition)
 
 /* ---- task environment ---- */
 
+/* Topic handles a task sends to: producev() by handle skips librdkafka's
+ * per-call topic lookup under the client's write lock. */
+#define RKT_CACHE 8
+typedef struct rkt_cache {
+        int n, next;
+        char *name[RKT_CACHE];
+        rd_kafka_topic_t *rkt[RKT_CACHE];
+} rkt_cache_t;
+
+static rd_kafka_topic_t *
+task_rkt(rill_app_t *app, rill__task_t *task, const char *topic)
+{
+        rkt_cache_t *c = task->send_cache;
+        rd_kafka_topic_t *rkt;
+        int i;
+
+        if (!c)
+                c = task->send_cache = RILL__NEW(rkt_cache_t);
+        for (i = 0; i < c->n; i++)
+                if (!strcmp(c->name[i], topic))
+                        return c->rkt[i];
+        rkt = rd_kafka_topic_new(app->producer, topic, NULL);
+        if (!rkt)
+                return NULL;
+        if (c->n < RKT_CACHE) {
+                i = c->n++;
+        } else {
+                /* Many dynamic topics: replace round robin. Records in flight
+                 * hold their own references to the handle. */
+                i = c->next;
+                c->next = (c->next + 1) % RKT_CACHE;
+                rill__free(c->name[i]);
+                rd_kafka_topic_destroy(c->rkt[i]);
+        }
+        c->name[i] = rill__strdup(topic);
+        c->rkt[i] = rkt;
+        return rkt;
+}
+
+static void
+task_send_cache_free(rill__task_t *task)
+{
+        rkt_cache_t *c = task->send_cache;
+        if (!c)
+                return;
+        for (int i = 0; i < c->n; i++) {
+                rill__free(c->name[i]);
+                rd_kafka_topic_destroy(c->rkt[i]);
+        }
+        rill__free(c);
+        task->send_cache = NULL;
+}
+
 static rill_err_t
 app_send(void *opaque, rill__task_t *task, const char *topic, int32_t partition, rill_bytes_t key,
          rill_bytes_t value, int64_t timestamp, const rill_record_t *headers_from, char *errstr,
@@ -379,6 +432,13 @@ app_send(void *opaque, rill__task_t *task, const char *topic, int32_t partition,
         rd_kafka_resp_err_t err;
         size_t nh = headers_from ? rill_record_header_count(headers_from) : 0;
         dr_off_t *slot = NULL;
+        rd_kafka_topic_t *rkt = task_rkt(app, task, topic);
+
+        if (!rkt) {
+                rill__errf(errstr, errstr_size, "topic \"%s\": %s", topic,
+                           rd_kafka_err2str(rd_kafka_last_error()));
+                return RILL_ERR_KAFKA;
+        }
 
         /* Only changelog records are sent to a fixed partition: their
          * acknowledged offsets feed the checkpoints. */
@@ -400,7 +460,7 @@ app_send(void *opaque, rill__task_t *task, const char *topic, int32_t partition,
                         }
                 }
                 err = rd_kafka_producev(
-                        app->producer, RD_KAFKA_V_TOPIC(topic),
+                        app->producer, RD_KAFKA_V_RKT(rkt),
                         RD_KAFKA_V_PARTITION(partition < 0 ? RD_KAFKA_PARTITION_UA : partition),
                         RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
                         RD_KAFKA_V_KEY(key.data, key.len), RD_KAFKA_V_VALUE((void *)value.data, value.len),
@@ -1327,6 +1387,7 @@ close_all_tasks(rill_app_t *app, bool checkpoint)
                         }
                 }
                 remove_from_thread(&app->threads[at->thread], at);
+                task_send_cache_free(at->task);
                 rill__task_destroy(at->task);
                 atask_free(at);
         }

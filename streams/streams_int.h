@@ -425,6 +425,8 @@ struct rill__task {
         rill_buf_t kscratch, vscratch;   /* deserialization */
         const char *send_topic;          /* the runtime's last changelog send: topic, */
         void *send_slot;                 /* and its delivery-report slot (app.c) */
+        void *send_cache;                /* the runtime's per-task send state (app.c
+                                            frees it before rill__task_destroy) */
 };
 
 rill__task_t *rill__task_new(const rill_topology_t *t, int sub, int32_t partition,

@@ -52,6 +52,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,6 +73,7 @@
 #endif
 
 #define PARTS 4
+#define MAX_REPEAT 9
 #define VOCAB 1000
 #define WORDS_PER_LINE 5
 
@@ -84,6 +86,7 @@ typedef struct opts {
         const char *rilld;
         const char *commit_ms;
         bool preload;
+        int repeat;
         struct {
                 char *arg;  /* "key=value" as given */
                 char *k, *v;
@@ -384,6 +387,14 @@ loop_main(void *p)
         int64_t last_commit = rill__mono_ms();
         rd_kafka_message_t *msgs[1024];
 
+        /* Learn the output topic's partitions first (see drive()). */
+        {
+                rd_kafka_topic_t *rkt = rd_kafka_topic_new(pr, a->out, NULL);
+                const struct rd_kafka_metadata *md;
+                if (rd_kafka_metadata(pr, 0, rkt, &md, 10000) == RD_KAFKA_RESP_ERR_NO_ERROR)
+                        rd_kafka_metadata_destroy(md);
+                rd_kafka_topic_destroy(rkt);
+        }
         rd_kafka_topic_partition_list_add(sub, a->in, RD_KAFKA_PARTITION_UA);
         rd_kafka_subscribe(c, sub);
         rd_kafka_topic_partition_list_destroy(sub);
@@ -898,6 +909,44 @@ run_driver(bool words, const opts_t *o)
         return r;
 }
 
+static int
+cmp_double(const void *a, const void *b)
+{
+        double x = *(const double *)a, y = *(const double *)b;
+        return x < y ? -1 : x > y;
+}
+
+/* Median of one field over the successful runs. */
+static double
+median_field(const result_t *runs, int n, size_t off)
+{
+        double v[MAX_REPEAT];
+        int k = 0;
+        for (int i = 0; i < n; i++)
+                if (runs[i].ok)
+                        v[k++] = *(const double *)((const char *)&runs[i] + off);
+        if (!k)
+                return 0;
+        qsort(v, (size_t)k, sizeof(double), cmp_double);
+        return k % 2 ? v[k / 2] : (v[k / 2 - 1] + v[k / 2]) / 2;
+}
+
+/* Field-wise medians of @p n runs (ok only if every run was). */
+static result_t
+result_median(const result_t *runs, int n)
+{
+        result_t m = {0};
+        m.ok = true;
+        for (int i = 0; i < n; i++)
+                m.ok = m.ok && runs[i].ok;
+        m.seconds = median_field(runs, n, offsetof(result_t, seconds));
+        m.cpu = median_field(runs, n, offsetof(result_t, cpu));
+        m.harness_cpu = median_field(runs, n, offsetof(result_t, harness_cpu));
+        m.p50 = median_field(runs, n, offsetof(result_t, p50));
+        m.p99 = median_field(runs, n, offsetof(result_t, p99));
+        return m;
+}
+
 static void
 print_row(const char *scenario, const char *impl, const result_t *r, long records)
 {
@@ -921,10 +970,12 @@ usage(void)
                 "usage: bench-streams [--records N] [--latency-records N] [--rate R]\n"
                 "                     [--threads N] [--scenario all|pass|wordcount] [--rilld PATH]\n"
                 "                     [--commit-interval-ms MS] [--preload] [--impl LIST]\n"
+                "                     [--repeat N]\n"
                 "                     [--set KEY=VALUE]...\n"
                 "  --preload     produce the throughput phase's input before the processor\n"
                 "                starts (a backlog) instead of while it runs\n"
                 "  --impl LIST   comma-separated subset of rill,rill-nocache,loop,driver\n"
+                "  --repeat N    N alternating runs of each (at most 9), then their medians\n"
                 "  --set K=V     a rill_conf_t property for the rill app (repeatable; librdkafka\n"
                 "                properties with the consumer./producer. prefixes)\n");
         exit(2);
@@ -948,7 +999,7 @@ int
 main(int argc, char **argv)
 {
         opts_t o = {.records = 200000, .latency_records = 20000, .rate = 2000, .threads = "2",
-                    .scenario = "all", .commit_ms = "1000"};
+                    .scenario = "all", .commit_ms = "1000", .repeat = 1};
         const char *impls = "rill,rill-nocache,loop,driver";
         char rilld[4200], dir[4200];
         const char *base = getenv("TMPDIR");
@@ -992,6 +1043,8 @@ main(int argc, char **argv)
                         o.commit_ms = argv[++i];
                 else if (!strcmp(argv[i], "--impl"))
                         impls = argv[++i];
+                else if (!strcmp(argv[i], "--repeat"))
+                        o.repeat = atoi(argv[++i]);
                 else if (!strcmp(argv[i], "--set")) {
                         char *eq = strchr(argv[++i], '=');
                         if (!eq || o.nprops == 16)
@@ -1003,7 +1056,7 @@ main(int argc, char **argv)
                 } else
                         usage();
         }
-        if (o.records < 10 || o.rate < 1)
+        if (o.records < 10 || o.rate < 1 || o.repeat < 1 || o.repeat > MAX_REPEAT)
                 usage();
         rill_log_set_level(RILL_LOG_WARN);
         if (processor) {
@@ -1054,22 +1107,44 @@ main(int argc, char **argv)
         for (int w = 0; w < 2; w++) {
                 const char *name = w ? "wordcount" : "pass";
                 static const char *const order[] = {"rill", "rill-nocache", "loop", "driver"};
+                result_t runs[4][MAX_REPEAT];
                 if (strcmp(o.scenario, "all") && strcmp(o.scenario, name))
                         continue;
+                /* Alternate the implementations run by run, so that changes
+                 * in the machine's load hit them alike. */
+                for (int rep = 0; rep < o.repeat; rep++) {
+                        for (int k = 0; k < 4; k++) {
+                                const char *impl = order[k];
+                                result_t r;
+                                if (!impl_on(impls, impl) ||
+                                    (!w && !strcmp(impl, "rill-nocache")))
+                                        continue;
+                                if (!strcmp(impl, "driver"))
+                                        r = run_driver(w, &o);
+                                else
+                                        r = run_broker(w, impl, &o);
+                                runs[k][rep] = r;
+                                if (o.repeat > 1)
+                                        printf("  run %d: ", rep + 1);
+                                print_row(name, w && !strcmp(impl, "loop") ? "loop+map" : impl,
+                                          &r, o.records);
+                                failures += !r.ok;
+                                fflush(stdout);
+                        }
+                }
+                if (o.repeat < 2)
+                        continue;
+                printf("\nmedians of %d runs:\n", o.repeat);
                 for (int k = 0; k < 4; k++) {
                         const char *impl = order[k];
-                        result_t r;
+                        result_t m;
                         if (!impl_on(impls, impl) || (!w && !strcmp(impl, "rill-nocache")))
                                 continue;
-                        if (!strcmp(impl, "driver"))
-                                r = run_driver(w, &o);
-                        else
-                                r = run_broker(w, impl, &o);
-                        print_row(name, w && !strcmp(impl, "loop") ? "loop+map" : impl, &r,
+                        m = result_median(runs[k], o.repeat);
+                        print_row(name, w && !strcmp(impl, "loop") ? "loop+map" : impl, &m,
                                   o.records);
-                        failures += !r.ok;
-                        fflush(stdout);
                 }
+                printf("\n");
         }
         kill(pid, SIGTERM);
         waitpid(pid, NULL, 0);

@@ -29,31 +29,28 @@ word_key(const rill_record_t *in, rill_out_t *out, void *opaque)
         rill_out_key(out, rill_record_value(in));
 }
 
+/* Word count; @p caching: 1 on, 0 off, -1 the store's default (no
+ * rill_materialized_with_caching() call). */
 static rill_topology_t *
-cached_wordcount(void)
+wordcount_topology(int caching)
 {
         rill_builder_t *b = rill_builder_new();
         rill_stream_t *s = rill_builder_stream(b, "in", rill_serde_string(), rill_serde_string());
-        rill_table_t *c = rill_grouped_count(
-                rill_stream_group_by(rill_stream_flat_map_values(s, split_words, NULL), word_key,
-                                     NULL, "words", NULL),
-                rill_materialized_with_caching(rill_materialized(b, "counts"), true));
+        rill_materialized_t *m = rill_materialized(b, "counts");
+        rill_table_t *c;
+        if (caching >= 0)
+                m = rill_materialized_with_caching(m, caching == 1);
+        c = rill_grouped_count(rill_stream_group_by(rill_stream_flat_map_values(s, split_words, NULL),
+                                                    word_key, NULL, "words", NULL),
+                               m);
         rill_stream_to(rill_table_to_stream(c), "out", NULL, rill_serde_int64());
         return st_build(b);
 }
 
-/* The same word count with the store's defaults (no with_caching call). */
 static rill_topology_t *
-default_wordcount(void)
+cached_wordcount(void)
 {
-        rill_builder_t *b = rill_builder_new();
-        rill_stream_t *s = rill_builder_stream(b, "in", rill_serde_string(), rill_serde_string());
-        rill_table_t *c = rill_grouped_count(
-                rill_stream_group_by(rill_stream_flat_map_values(s, split_words, NULL), word_key,
-                                     NULL, "words", NULL),
-                rill_materialized(b, "counts"));
-        rill_stream_to(rill_table_to_stream(c), "out", NULL, rill_serde_int64());
-        return st_build(b);
+        return wordcount_topology(1);
 }
 
 static rill_test_driver_t *
@@ -135,7 +132,7 @@ test_flush_on_commit(void)
 static void
 test_default_on_and_zero_budget_off(void)
 {
-        rill_topology_t *t = default_wordcount();
+        rill_topology_t *t = wordcount_topology(-1);
         rill_test_driver_t *td = driver_ex(t, "1000", NULL);
         CU_ASSERT_EQUAL(rill_test_driver_pipe_str(td, "in", "k", "x x x", 0), RILL_OK);
         CU_ASSERT_EQUAL(rill_test_driver_queue_size(td, "out"), 0);

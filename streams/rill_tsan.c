@@ -7,9 +7,9 @@
  * implements them on top of its internal pthread functions, which neither
  * gcc's nor clang's TSan runtime (gcc 12, clang 14) intercept. TSan then
  * sees neither librdkafka's threads nor its locks: its threads run without
- * TSan thread state (the runtime crashes in the first intercepted
- * allocation, e.g. inside getaddrinfo on a broker thread), and everything
- * handed between threads through librdkafka's queues looks unsynchronized.
+ * TSan thread state (gcc 12's runtime crashed in an allocation inside
+ * getaddrinfo on a broker thread), and everything handed between threads
+ * through librdkafka's queues looks unsynchronized.
  *
  * Under TSan, this file defines the C11 functions librdkafka imports as thin
  * wrappers over the pthread functions, which TSan does intercept. The
@@ -25,9 +25,9 @@
  * objects through its own atomics and through locks it takes from
  * uninstrumented code (tests/tsan.supp ignores librdkafka's direct
  * interceptor calls), so TSan would report the first lock of a mutex on
- * one thread as racing with its initialization on another. Only librdkafka
- * ever touches these objects; the lock and wait operations themselves keep
- * their synchronization semantics.
+ * one thread as racing with its initialization on another. Only the
+ * library that owns these objects touches them; the lock and wait
+ * operations themselves keep their synchronization semantics.
  */
 #if defined(__has_feature)
 #if __has_feature(thread_sanitizer)
@@ -67,7 +67,6 @@ c11_result(int err)
         case 0:
                 return thrd_success;
         case ENOMEM:
-        case EAGAIN:
                 return thrd_nomem;
         case EBUSY:
                 return thrd_busy;
@@ -91,6 +90,8 @@ c11_trampoline(void *p)
         return (void *)(intptr_t)s.func(s.arg);
 }
 
+/* Plain malloc, not rill__malloc: thrd_create reports thrd_nomem rather
+ * than aborting. */
 SHIM int
 thrd_create(thrd_t *thr, thrd_start_t func, void *arg)
 {

@@ -106,7 +106,9 @@ struct rill_app_s {
         char *state_dir;
         int nthreads;
         int64_t commit_interval;
-        int64_t flush_timeout;
+        /* rill.flush.timeout.ms; rill_app_close() may lower it while the
+         * app thread reads it. */
+        atomic_int_fast64_t flush_timeout;
         rd_kafka_t *consumer;
         rd_kafka_t *producer;
         rd_kafka_t *admin;   /* metadata and CreateTopics ("admin." properties) */
@@ -1293,6 +1295,7 @@ commit_parked(rill_app_t *app, int64_t flush_timeout, bool force_ckpt)
 static void
 maybe_commit(rill_app_t *app, bool force)
 {
+        int64_t flush_timeout;
         rill_err_t e;
         if (!force && !atomic_load(&app->commit_now) &&
             rill__mono_ms() - app->last_commit < app->commit_interval)
@@ -1302,7 +1305,8 @@ maybe_commit(rill_app_t *app, bool force)
                 RILL_LOG_W(RILL__LOGC, "%s: commit postponed: a stream thread is busy", app->app_id);
                 return;
         }
-        e = commit_parked(app, RILL__MIN(app->flush_timeout, 2000), false);
+        flush_timeout = atomic_load(&app->flush_timeout);
+        e = commit_parked(app, RILL__MIN(flush_timeout, 2000), false);
         resume_threads(app);
         if (e != RILL_OK && e != RILL_AGAIN && e != RILL_ERR_KAFKA) {
                 set_state(app, RILL_APP_PENDING_ERROR);
@@ -1403,7 +1407,7 @@ on_revoke(rill_app_t *app, rd_kafka_topic_partition_list_t *parts)
                 set_state(app, RILL_APP_REBALANCING);
         while (!pause_threads(app, 5000))
                 RILL_LOG_W(RILL__LOGC, "%s: waiting for stream threads to pause", app->app_id);
-        if (commit_parked(app, app->flush_timeout, true) == RILL_AGAIN)
+        if (commit_parked(app, atomic_load(&app->flush_timeout), true) == RILL_AGAIN)
                 RILL_LOG_W(RILL__LOGC, "%s: revoking partitions with unacknowledged output; "
                                        "their records will be processed again",
                            app->app_id);
@@ -1526,7 +1530,7 @@ restart_tasks(rill_app_t *app)
 
         while (!pause_threads(app, 5000))
                 RILL_LOG_W(RILL__LOGC, "%s: waiting for stream threads to pause", app->app_id);
-        commit_parked(app, app->flush_timeout, true);
+        commit_parked(app, atomic_load(&app->flush_timeout), true);
         close_all_tasks(app, true);
         kerr = rd_kafka_assignment(app->consumer, &parts);
         if (!kerr)
@@ -1641,7 +1645,7 @@ app_main(void *arg)
         rd_kafka_consumer_close(app->consumer);
         if (app->ntasks) {
                 if (pause_threads(app, 5000))
-                        commit_parked(app, app->flush_timeout, true);
+                        commit_parked(app, atomic_load(&app->flush_timeout), true);
                 close_all_tasks(app, true);
         }
         for (int i = 0; i < app->nthreads; i++)
@@ -1654,7 +1658,8 @@ app_main(void *arg)
                         app->threads[i].started = false;
                 }
         }
-        if (rd_kafka_flush(app->producer, (int)app->flush_timeout) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        if (rd_kafka_flush(app->producer, (int)atomic_load(&app->flush_timeout)) !=
+            RD_KAFKA_RESP_ERR_NO_ERROR) {
                 RILL_LOG_W(RILL__LOGC, "%s: %d records were not acknowledged before close",
                            app->app_id, rd_kafka_outq_len(app->producer));
                 app->close_result = RILL_ERR_TIMEOUT;
@@ -1705,7 +1710,7 @@ rill_app_new(const rill_topology_t *topo, rill_conf_t *conf, char *errstr, size_
         app->state_dir = rill__asprintf("%s/%s", rill__conf_str(conf, "state.dir"), app->app_id);
         app->nthreads = (int)rill__conf_int(conf, "num.stream.threads");
         app->commit_interval = rill__conf_int(conf, "commit.interval.ms");
-        app->flush_timeout = rill__conf_int(conf, "rill.flush.timeout.ms");
+        atomic_init(&app->flush_timeout, rill__conf_int(conf, "rill.flush.timeout.ms"));
         app->replace_thread_default =
                 !strcmp(rill__conf_str(conf, "rill.uncaught.error.policy"), "replace_thread");
         pthread_mutex_init(&app->lock, NULL);
@@ -1850,8 +1855,10 @@ rill_app_close(rill_app_t *app, int timeout_ms)
 {
         if (!app || app->closed)
                 return app ? app->close_result : RILL_OK;
-        if (timeout_ms >= 0)
-                app->flush_timeout = RILL__MAX(1, RILL__MIN(app->flush_timeout, timeout_ms));
+        if (timeout_ms >= 0) {
+                int64_t t = atomic_load(&app->flush_timeout);
+                atomic_store(&app->flush_timeout, RILL__MAX(1, RILL__MIN(t, timeout_ms)));
+        }
         atomic_store(&app->stop, true);
         if (app->main_started) {
                 pthread_join(app->main_tid, NULL);

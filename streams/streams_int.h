@@ -359,7 +359,10 @@ typedef struct rill__task_env {
         rill_store_type_t default_store;
         bool deser_continue;             /* log_and_continue handler */
         size_t cache_budget;             /* bytes per cached store instance */
-        /* Sends a record (wire form). partition -1: by key (murmur2). */
+        /* Sends a record (wire form). partition -1: by key (murmur2); only
+         * changelog records are sent with partition >= 0 (the runtime tracks
+         * their acknowledged offsets for checkpoints). cache_budget 0: no
+         * record caches. */
         rill_err_t (*send)(void *opaque, rill__task_t *task, const char *topic, int32_t partition,
                            rill_bytes_t key, rill_bytes_t value, int64_t timestamp,
                            const rill_record_t *headers_from, char *errstr, size_t errstr_size);

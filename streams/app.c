@@ -156,6 +156,22 @@ struct rill_app_s {
         bool closed;
         bool assigned;       /* an assignment is in force (app thread only) */
         atomic_int_fast64_t last_client_err;
+        atomic_uint_fast64_t restored; /* changelog records replayed by restores */
+
+        /* Standby replicas (num.standby.replicas > 0). sb_lock guards the
+         * standby tasks and the standby consumer's assignment, and is held
+         * while active tasks are created, so a store is never open as both.
+         * Lock order: sb_lock, then tasks_lock. */
+        int standbys;
+        pthread_t sb_tid;
+        bool sb_started;
+        pthread_mutex_t sb_lock;
+        struct sbtask **sb;
+        int nsb;
+        rd_kafka_t *sb_consumer;
+        rd_kafka_queue_t *sb_queue;
+        atomic_bool sb_refresh;        /* the assignment changed: look again */
+        atomic_uint_fast64_t sb_applied;
 };
 
 static const char *const state_names[] = {"CREATED",          "REBALANCING",   "RUNNING",
@@ -698,29 +714,68 @@ ckpt_path(rill_app_t *app, const char *task_id)
         return rill__asprintf("%s/%s/.checkpoint", app->state_dir, task_id);
 }
 
-static void
-ckpt_load(rill_app_t *app, atask_t *at, const char *task_id)
+/* Reads a task's checkpoint file into *@p offs (appended). Returns false
+ * when there is none. */
+static bool
+ckpt_read(rill_app_t *app, const char *task_id, toff_t **offs, int *n)
 {
         char *path = ckpt_path(app, task_id);
         FILE *f = fopen(path, "r");
         char line[1024];
         rill__free(path);
         if (!f)
-                return;
-        at->had_ckpt = true;
+                return false;
         while (fgets(line, sizeof(line), f)) {
                 char topic[800];
                 int part;
                 long long off;
                 if (sscanf(line, "%799s %d %lld", topic, &part, &off) != 3)
                         continue;
-                at->ckpt = rill__realloc(at->ckpt, sizeof(toff_t) * (size_t)(at->nckpt + 1));
-                at->ckpt[at->nckpt].topic = rill__strdup(topic);
-                at->ckpt[at->nckpt].partition = part;
-                at->ckpt[at->nckpt].next = off;
-                at->nckpt++;
+                *offs = rill__realloc(*offs, sizeof(toff_t) * (size_t)(*n + 1));
+                (*offs)[*n].topic = rill__strdup(topic);
+                (*offs)[*n].partition = part;
+                (*offs)[*n].next = off;
+                (*offs)[*n].dirty = false;
+                (*n)++;
         }
         fclose(f);
+        return true;
+}
+
+static void
+ckpt_load(rill_app_t *app, atask_t *at, const char *task_id)
+{
+        at->had_ckpt = ckpt_read(app, task_id, &at->ckpt, &at->nckpt);
+}
+
+/* Writes a checkpoint file atomically (temporary file, fsync, rename): one
+ * "topic partition next-offset" line per entry. The stores must have been
+ * flushed first. */
+static void
+ckpt_file_write(rill_app_t *app, const rill__task_t *t, const toff_t *offs, int n)
+{
+        char *path = ckpt_path(app, t->id);
+        char *tmp = rill__asprintf("%s.tmp", path);
+        FILE *f;
+
+        rill__mkdirs(t->dir, 0755);
+        f = fopen(tmp, "w");
+        if (!f) {
+                RILL_LOG_W(RILL__LOGC, "task %s: cannot write checkpoint %s: %s", t->id, tmp,
+                           strerror(errno));
+                goto out;
+        }
+        for (int i = 0; i < n; i++)
+                fprintf(f, "%s %d %lld\n", offs[i].topic, (int)offs[i].partition,
+                        (long long)offs[i].next);
+        fflush(f);
+        fsync(fileno(f));
+        fclose(f);
+        if (rename(tmp, path) != 0)
+                RILL_LOG_W(RILL__LOGC, "task %s: cannot rename checkpoint: %s", t->id, strerror(errno));
+out:
+        rill__free(tmp);
+        rill__free(path);
 }
 
 static int64_t
@@ -775,8 +830,6 @@ static void
 ckpt_write(rill_app_t *app, atask_t *at)
 {
         rill__task_t *t = at->task;
-        char *path, *tmp;
-        FILE *f;
         bool any = false;
 
         if (!at->ready)
@@ -786,15 +839,6 @@ ckpt_write(rill_app_t *app, atask_t *at)
                        t->stores[s]->ops == &rill__rocksdb_store_ops;
         if (!any)
                 return;
-        path = ckpt_path(app, t->id);
-        tmp = rill__asprintf("%s.tmp", path);
-        rill__mkdirs(t->dir, 0755);
-        f = fopen(tmp, "w");
-        if (!f) {
-                RILL_LOG_W(RILL__LOGC, "task %s: cannot write checkpoint %s: %s", t->id, tmp,
-                           strerror(errno));
-                goto out;
-        }
         for (int s = 0; s < app->topo->nstores; s++) {
                 rill_kv_store_t *st = t->stores[s];
                 int64_t acked, prev;
@@ -803,18 +847,9 @@ ckpt_write(rill_app_t *app, atask_t *at)
                 acked = dr_acked(app, st->changelog, t->partition);
                 prev = ckpt_offset(at, st->changelog, t->partition);
                 /* Nothing written since restore: keep the restored position. */
-                fprintf(f, "%s %d %lld\n", st->changelog, (int)t->partition,
-                        (long long)RILL__MAX(acked + 1, prev));
                 ckpt_set(at, st->changelog, t->partition, RILL__MAX(acked + 1, prev));
         }
-        fflush(f);
-        fsync(fileno(f));
-        fclose(f);
-        if (rename(tmp, path) != 0)
-                RILL_LOG_W(RILL__LOGC, "task %s: cannot rename checkpoint: %s", t->id, strerror(errno));
-out:
-        rill__free(tmp);
-        rill__free(path);
+        ckpt_file_write(app, t, at->ckpt, at->nckpt);
 }
 
 /* ---- task threads ---- */
@@ -900,6 +935,7 @@ restore_store(sthread_t *th, atask_t *at, rill_kv_store_t *st, char *errstr, siz
                                                     rill_bytes(m->payload, m->len), errstr,
                                                     errstr_size);
                         n++;
+                        atomic_fetch_add(&app->restored, 1);
                         finished = m->offset + 1 >= hi;
                 }
                 rd_kafka_message_destroy(m);
@@ -1413,6 +1449,7 @@ on_revoke(rill_app_t *app, rd_kafka_topic_partition_list_t *parts)
                            app->app_id);
         close_all_tasks(app, true);
         rd_kafka_assign(app->consumer, NULL);
+        atomic_store(&app->sb_refresh, true);
         resume_threads(app);
 }
 
@@ -1493,15 +1530,429 @@ create_tasks(rill_app_t *app, rd_kafka_topic_partition_list_t *parts)
         pthread_rwlock_unlock(&app->tasks_lock);
 }
 
+/* ---- standby replicas ---- */
+
+/*
+ * With num.standby.replicas = k > 0, an instance keeps warm copies of the
+ * persistent (RocksDB) logged stores of tasks that run on other instances,
+ * so that a task that fails over to it restores only the tail of its
+ * changelogs. librdkafka has no pluggable assignor to place standbys, so each
+ * instance chooses its own: after every rebalance it reads the group's
+ * members and their assignments (DescribeGroups), orders the members by
+ * member id, and shadows the tasks of the k members that follow it in that
+ * order (fewer when the group is smaller). A standby task opens the task's
+ * stores, applies its changelog partitions from the task's checkpoint (or
+ * from the start) with a consumer of its own, and writes the task's
+ * checkpoint after flushing the stores, in the format active tasks use.
+ * When the task is assigned to this instance, its standby is closed (stores
+ * flushed, checkpoint written) before the active task opens the same
+ * stores, under sb_lock, so the two never hold a store at once.
+ */
+
+typedef struct sbtask {
+        rill__task_t *task;
+        int sub;
+        int32_t partition;
+        toff_t *pos;         /* per changelog partition: next offset to apply */
+        int npos;
+        int64_t applied;     /* records applied since the last checkpoint */
+} sbtask_t;
+
+typedef struct sbwant {
+        int sub;
+        int32_t partition;
+} sbwant_t;
+
+/* True when sub-topology @p s has a logged persistent store. */
+static bool
+sub_has_logged_rocksdb(const rill_app_t *app, int s)
+{
+        for (int i = 0; i < app->topo->nstores; i++) {
+                const rill__store_def_t *d = &app->topo->stores[i];
+                rill_store_type_t type = d->type == RILL_STORE_DEFAULT ? app->env.default_store
+                                                                       : d->type;
+                if (d->sub == s && d->logging && type == RILL_STORE_ROCKSDB)
+                        return true;
+        }
+        return false;
+}
+
+/* Under sb_lock: flushes a standby task's stores, writes its checkpoint
+ * (when the flush worked) and closes it. */
+static void
+sb_close(rill_app_t *app, sbtask_t *sb)
+{
+        if (rill__task_flush(sb->task) == RILL_OK)
+                ckpt_file_write(app, sb->task, sb->pos, sb->npos);
+        else
+                RILL_LOG_W(RILL__LOGC, "standby task %s: %s", sb->task->id, sb->task->errmsg);
+        RILL_LOG_I(RILL__LOGC, "%s: standby task %s closed", app->app_id, sb->task->id);
+        rill__task_destroy(sb->task);
+        for (int i = 0; i < sb->npos; i++)
+                rill__free(sb->pos[i].topic);
+        rill__free(sb->pos);
+        rill__free(sb);
+}
+
+/* Under sb_lock: points the standby consumer at every standby changelog
+ * partition, at its next offset. */
+static void
+sb_assign(rill_app_t *app)
+{
+        rd_kafka_topic_partition_list_t *tp = rd_kafka_topic_partition_list_new(8);
+        for (int i = 0; i < app->nsb; i++)
+                for (int k = 0; k < app->sb[i]->npos; k++)
+                        rd_kafka_topic_partition_list_add(tp, app->sb[i]->pos[k].topic,
+                                                          app->sb[i]->pos[k].partition)
+                                ->offset = app->sb[i]->pos[k].next;
+        rd_kafka_assign(app->sb_consumer, tp->cnt ? tp : NULL);
+        rd_kafka_topic_partition_list_destroy(tp);
+}
+
+/* Under sb_lock, before the tasks of @p parts become active here: closes
+ * their standbys. */
+static void
+sb_release(rill_app_t *app, const rd_kafka_topic_partition_list_t *parts)
+{
+        bool changed = false;
+        for (int i = 0; i < app->nsb;) {
+                sbtask_t *sb = app->sb[i];
+                bool hit = false;
+                for (int k = 0; k < parts->cnt && !hit; k++)
+                        hit = parts->elems[k].partition == sb->partition &&
+                              sub_of_topic(app, parts->elems[k].topic) == sb->sub;
+                if (!hit) {
+                        i++;
+                        continue;
+                }
+                sb_close(app, sb);
+                app->sb[i] = app->sb[--app->nsb];
+                changed = true;
+        }
+        if (changed)
+                sb_assign(app);
+}
+
+/* Opens a standby task (under sb_lock); NULL when its stores cannot be
+ * opened or its changelogs' offsets cannot be read now. */
+static sbtask_t *
+sb_open(rill_app_t *app, int s, int32_t p)
+{
+        char id[32], err[512], *dir;
+        sbtask_t *sb = RILL__NEW(sbtask_t);
+        toff_t *ck = NULL;
+        int nck = 0;
+
+        snprintf(id, sizeof(id), "%d_%d", s, (int)p);
+        sb->sub = s;
+        sb->partition = p;
+        if (!ckpt_read(app, id, &ck, &nck)) {
+                /* No checkpoint: local state cannot be trusted. */
+                dir = rill__asprintf("%s/%s", app->state_dir, id);
+                rill__rmtree(dir);
+                rill__free(dir);
+        }
+        sb->task = rill__task_new(app->topo, s, p, &app->env, err, sizeof(err));
+        if (!sb->task) {
+                RILL_LOG_W(RILL__LOGC, "%s: standby task %s: cannot open its stores: %s",
+                           app->app_id, id, err);
+                goto fail;
+        }
+        for (int i = 0; i < app->topo->nstores; i++) {
+                rill_kv_store_t *st = sb->task->stores[i];
+                int64_t next = -1, lo = 0, hi = 0;
+                if (!st || !st->changelog || st->ops != &rill__rocksdb_store_ops)
+                        continue;
+                for (int k = 0; k < nck; k++)
+                        if (ck[k].partition == p && !strcmp(ck[k].topic, st->changelog))
+                                next = ck[k].next;
+                if (rd_kafka_query_watermark_offsets(app->sb_consumer, st->changelog, p, &lo, &hi,
+                                                     2000) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+                        RILL_LOG_D(RILL__LOGC, "%s: standby task %s: no offsets for %s yet",
+                                   app->app_id, id, st->changelog);
+                        goto fail;
+                }
+                /* Unknown or outside the log: replay from the start (as an
+                 * active restore does). */
+                if (next < lo || next > hi)
+                        next = lo;
+                sb->pos = rill__realloc(sb->pos, sizeof(toff_t) * (size_t)(sb->npos + 1));
+                sb->pos[sb->npos].topic = rill__strdup(st->changelog);
+                sb->pos[sb->npos].partition = p;
+                sb->pos[sb->npos].next = next;
+                sb->pos[sb->npos].dirty = false;
+                sb->npos++;
+        }
+        for (int k = 0; k < nck; k++)
+                rill__free(ck[k].topic);
+        rill__free(ck);
+        RILL_LOG_I(RILL__LOGC, "%s: standby task %s opened", app->app_id, id);
+        return sb;
+fail:
+        for (int k = 0; k < nck; k++)
+                rill__free(ck[k].topic);
+        rill__free(ck);
+        rill__task_destroy(sb->task);
+        for (int i = 0; i < sb->npos; i++)
+                rill__free(sb->pos[i].topic);
+        rill__free(sb->pos);
+        rill__free(sb);
+        return NULL;
+}
+
+static int
+cmp_member(const void *a, const void *b)
+{
+        const rd_kafka_MemberDescription_t *x = *(const rd_kafka_MemberDescription_t *const *)a;
+        const rd_kafka_MemberDescription_t *y = *(const rd_kafka_MemberDescription_t *const *)b;
+        return strcmp(rd_kafka_MemberDescription_consumer_id(x),
+                      rd_kafka_MemberDescription_consumer_id(y));
+}
+
+/* Reads the group and lists the tasks this instance should shadow. Returns
+ * false when the group is not stable yet (or cannot be read). */
+static bool
+sb_wanted(rill_app_t *app, sbwant_t **want, int *nwant)
+{
+        const char *groups[1] = {app->app_id};
+        rd_kafka_queue_t *q = rd_kafka_queue_new(app->admin);
+        rd_kafka_event_t *ev;
+        char *me = rd_kafka_memberid(app->consumer);
+        bool ok = false;
+
+        *want = NULL;
+        *nwant = 0;
+        rd_kafka_DescribeConsumerGroups(app->admin, groups, 1, NULL, q);
+        ev = rd_kafka_queue_poll(q, 10000);
+        if (ev && !rd_kafka_event_error(ev) && me && *me) {
+                size_t ng = 0, nm;
+                const rd_kafka_ConsumerGroupDescription_t **g =
+                        rd_kafka_DescribeConsumerGroups_result_groups(
+                                rd_kafka_event_DescribeConsumerGroups_result(ev), &ng);
+                if (ng == 1 && !rd_kafka_ConsumerGroupDescription_error(g[0]) &&
+                    rd_kafka_ConsumerGroupDescription_state(g[0]) ==
+                            RD_KAFKA_CONSUMER_GROUP_STATE_STABLE &&
+                    (nm = rd_kafka_ConsumerGroupDescription_member_count(g[0])) > 0) {
+                        const rd_kafka_MemberDescription_t **m =
+                                rill__calloc(nm, sizeof(*m));
+                        size_t mine = nm;
+                        for (size_t i = 0; i < nm; i++)
+                                m[i] = rd_kafka_ConsumerGroupDescription_member(g[0], i);
+                        qsort(m, nm, sizeof(*m), cmp_member);
+                        for (size_t i = 0; i < nm; i++)
+                                if (!strcmp(rd_kafka_MemberDescription_consumer_id(m[i]), me))
+                                        mine = i;
+                        ok = mine < nm;
+                        for (size_t j = 1; ok && j <= (size_t)app->standbys && j < nm; j++) {
+                                const rd_kafka_topic_partition_list_t *tp =
+                                        rd_kafka_MemberAssignment_partitions(
+                                                rd_kafka_MemberDescription_assignment(
+                                                        m[(mine + j) % nm]));
+                                for (int k = 0; tp && k < tp->cnt; k++) {
+                                        int s = sub_of_topic(app, tp->elems[k].topic);
+                                        bool dup = false;
+                                        if (s < 0 || !sub_has_logged_rocksdb(app, s))
+                                                continue;
+                                        for (int w = 0; w < *nwant && !dup; w++)
+                                                dup = (*want)[w].sub == s &&
+                                                      (*want)[w].partition == tp->elems[k].partition;
+                                        if (dup)
+                                                continue;
+                                        *want = rill__realloc(*want, sizeof(sbwant_t) *
+                                                                             (size_t)(*nwant + 1));
+                                        (*want)[*nwant].sub = s;
+                                        (*want)[*nwant].partition = tp->elems[k].partition;
+                                        (*nwant)++;
+                                }
+                        }
+                        rill__free(m);
+                }
+        }
+        if (ev)
+                rd_kafka_event_destroy(ev);
+        rd_kafka_queue_destroy(q);
+        if (me)
+                rd_kafka_mem_free(app->consumer, me);
+        return ok;
+}
+
+/* Under sb_lock: makes the standby tasks match @p want, minus the tasks
+ * active here. */
+static void
+sb_reconcile(rill_app_t *app, const sbwant_t *want, int nwant)
+{
+        bool changed = false;
+        for (int i = 0; i < app->nsb;) {
+                bool keep = false;
+                for (int w = 0; w < nwant && !keep; w++)
+                        keep = want[w].sub == app->sb[i]->sub &&
+                               want[w].partition == app->sb[i]->partition;
+                if (keep) {
+                        i++;
+                        continue;
+                }
+                sb_close(app, app->sb[i]);
+                app->sb[i] = app->sb[--app->nsb];
+                changed = true;
+        }
+        pthread_rwlock_rdlock(&app->tasks_lock);
+        for (int w = 0; w < nwant; w++) {
+                bool have = false;
+                sbtask_t *sb;
+                for (int i = 0; i < app->nsb && !have; i++)
+                        have = app->sb[i]->sub == want[w].sub &&
+                               app->sb[i]->partition == want[w].partition;
+                for (int i = 0; i < app->ntasks && !have; i++)
+                        have = app->tasks[i]->sub == want[w].sub &&
+                               app->tasks[i]->partition == want[w].partition;
+                if (have || !(sb = sb_open(app, want[w].sub, want[w].partition)))
+                        continue;
+                app->sb = rill__realloc(app->sb, sizeof(sbtask_t *) * (size_t)(app->nsb + 1));
+                app->sb[app->nsb++] = sb;
+                changed = true;
+        }
+        pthread_rwlock_unlock(&app->tasks_lock);
+        if (changed)
+                sb_assign(app);
+}
+
+/* Under sb_lock: applies one changelog record to its standby task. */
+static void
+sb_apply(rill_app_t *app, const rd_kafka_message_t *m)
+{
+        const char *topic = rd_kafka_topic_name(m->rkt);
+        char err[512];
+        for (int i = 0; i < app->nsb; i++) {
+                sbtask_t *sb = app->sb[i];
+                rill_kv_store_t *st = NULL;
+                int k;
+                if (sb->partition != m->partition)
+                        continue;
+                for (k = 0; k < sb->npos; k++)
+                        if (!strcmp(sb->pos[k].topic, topic))
+                                break;
+                if (k == sb->npos || m->offset < sb->pos[k].next)
+                        continue; /* not ours, or already applied */
+                for (int s = 0; s < app->topo->nstores && !st; s++)
+                        if (sb->task->stores[s] && sb->task->stores[s]->changelog &&
+                            !strcmp(sb->task->stores[s]->changelog, topic))
+                                st = sb->task->stores[s];
+                if (!st)
+                        return;
+                if (rill__store_restore_put(st, rill_bytes(m->key, m->key_len),
+                                            rill_bytes(m->payload, m->len), err,
+                                            sizeof(err)) != RILL_OK) {
+                        RILL_LOG_W(RILL__LOGC, "%s: standby task %s: %s (its standby stops)",
+                                   app->app_id, sb->task->id, err);
+                        /* Keep the checkpoint of what was applied. */
+                        sb_close(app, sb);
+                        app->sb[i] = app->sb[--app->nsb];
+                        sb_assign(app);
+                        return;
+                }
+                sb->pos[k].next = m->offset + 1;
+                sb->pos[k].dirty = true;
+                sb->applied++;
+                atomic_fetch_add(&app->sb_applied, 1);
+                return;
+        }
+}
+
+/* Under sb_lock: flushes and checkpoints the standby tasks that applied
+ * records since their last checkpoint. */
+static void
+sb_checkpoint(rill_app_t *app, bool all)
+{
+        for (int i = 0; i < app->nsb; i++) {
+                sbtask_t *sb = app->sb[i];
+                if (!sb->applied || (!all && sb->applied < CKPT_DELTA))
+                        continue;
+                if (rill__task_flush(sb->task) != RILL_OK) {
+                        RILL_LOG_W(RILL__LOGC, "standby task %s: %s", sb->task->id,
+                                   sb->task->errmsg);
+                        continue;
+                }
+                ckpt_file_write(app, sb->task, sb->pos, sb->npos);
+                sb->applied = 0;
+        }
+}
+
+/* The standby thread: keeps the standby set current and applies changelog
+ * records. */
+static void *
+sb_main(void *arg)
+{
+        rill_app_t *app = arg;
+        int64_t next_check = 0, last_ckpt = rill__mono_ms();
+        rd_kafka_message_t *msgs[256];
+
+        while (!atomic_load(&app->stop)) {
+                int64_t now = rill__mono_ms();
+                ssize_t n;
+                if (atomic_exchange(&app->sb_refresh, false) || now >= next_check) {
+                        sbwant_t *want;
+                        int nwant;
+                        if (sb_wanted(app, &want, &nwant)) {
+                                pthread_mutex_lock(&app->sb_lock);
+                                sb_reconcile(app, want, nwant);
+                                pthread_mutex_unlock(&app->sb_lock);
+                                /* Members may leave without a rebalance here
+                                 * yet: look again now and then. */
+                                next_check = now + 10000;
+                        } else {
+                                /* The group is rebalancing: look again soon. */
+                                next_check = now + 500;
+                        }
+                        rill__free(want);
+                }
+                n = rd_kafka_consume_batch_queue(app->sb_queue, 100, msgs, 256);
+                pthread_mutex_lock(&app->sb_lock);
+                for (ssize_t i = 0; i < n; i++) {
+                        if (!msgs[i]->err)
+                                sb_apply(app, msgs[i]);
+                        rd_kafka_message_destroy(msgs[i]);
+                }
+                now = rill__mono_ms();
+                sb_checkpoint(app, now - last_ckpt >= app->commit_interval);
+                if (now - last_ckpt >= app->commit_interval)
+                        last_ckpt = now;
+                pthread_mutex_unlock(&app->sb_lock);
+        }
+        pthread_mutex_lock(&app->sb_lock);
+        while (app->nsb > 0)
+                sb_close(app, app->sb[--app->nsb]);
+        rd_kafka_assign(app->sb_consumer, NULL);
+        pthread_mutex_unlock(&app->sb_lock);
+        return NULL;
+}
+
+/* Stops the standby thread (app->stop is set): its tasks are checkpointed
+ * and closed. */
+static void
+sb_stop(rill_app_t *app)
+{
+        if (!app->sb_started)
+                return;
+        rd_kafka_queue_yield(app->sb_queue);
+        pthread_join(app->sb_tid, NULL);
+        app->sb_started = false;
+}
+
 static void
 on_assign(rill_app_t *app, rd_kafka_topic_partition_list_t *parts)
 {
         set_state(app, RILL_APP_REBALANCING);
         while (!pause_threads(app, 5000))
                 RILL_LOG_W(RILL__LOGC, "%s: waiting for stream threads to pause", app->app_id);
+        /* Standbys of the tasks that become active here close first. */
+        pthread_mutex_lock(&app->sb_lock);
+        if (app->nsb)
+                sb_release(app, parts);
         create_tasks(app, parts);
+        pthread_mutex_unlock(&app->sb_lock);
         rd_kafka_assign(app->consumer, parts);
         app->assigned = true;
+        atomic_store(&app->sb_refresh, true);
         resume_threads(app);
 }
 
@@ -1531,6 +1982,7 @@ restart_tasks(rill_app_t *app)
         while (!pause_threads(app, 5000))
                 RILL_LOG_W(RILL__LOGC, "%s: waiting for stream threads to pause", app->app_id);
         commit_parked(app, atomic_load(&app->flush_timeout), true);
+        pthread_mutex_lock(&app->sb_lock);
         close_all_tasks(app, true);
         kerr = rd_kafka_assignment(app->consumer, &parts);
         if (!kerr)
@@ -1541,8 +1993,10 @@ restart_tasks(rill_app_t *app)
                                 parts->elems[i].offset = RD_KAFKA_OFFSET_BEGINNING;
                 set_state(app, RILL_APP_REBALANCING);
                 create_tasks(app, parts);
-                serr = rd_kafka_seek_partitions(app->consumer, parts, 10000);
         }
+        pthread_mutex_unlock(&app->sb_lock);
+        if (!kerr)
+                serr = rd_kafka_seek_partitions(app->consumer, parts, 10000);
         if (kerr || serr) {
                 char msg[256];
                 snprintf(msg, sizeof(msg), "cannot restart the tasks: %s",
@@ -1658,6 +2112,7 @@ app_main(void *arg)
                         app->threads[i].started = false;
                 }
         }
+        sb_stop(app);
         if (rd_kafka_flush(app->producer, (int)atomic_load(&app->flush_timeout)) !=
             RD_KAFKA_RESP_ERR_NO_ERROR) {
                 RILL_LOG_W(RILL__LOGC, "%s: %d records were not acknowledged before close",
@@ -1718,6 +2173,8 @@ rill_app_new(const rill_topology_t *topo, rill_conf_t *conf, char *errstr, size_
         pthread_mutex_init(&app->dr_lock, NULL);
         pthread_mutex_init(&app->err_lock, NULL);
         pthread_rwlock_init(&app->tasks_lock, NULL);
+        pthread_mutex_init(&app->sb_lock, NULL);
+        app->standbys = (int)rill__conf_int(conf, "num.standby.replicas");
         atomic_init(&app->state, RILL_APP_CREATED);
         app->sub_parts = rill__calloc((size_t)(topo->nsubs + 1), sizeof(int32_t));
         app->repart_parts = rill__calloc((size_t)(topo->nreparts + 1), sizeof(int32_t));
@@ -1814,6 +2271,28 @@ rill_app_start(rill_app_t *app, char *errstr, size_t errstr_size)
                         return RILL_ERR_STATE;
                 }
         }
+        if (app->standbys > 0) {
+                static const char *const sb_defaults[] = {"enable.auto.commit", "false",
+                                                          "fetch.wait.max.ms", "100", NULL};
+                char group[300];
+                /* A group id without a subscription: assign-only, never joins. */
+                snprintf(group, sizeof(group), "%s-standby-consumer", app->app_id);
+                const char *const forced[] = {"group.id", group, NULL};
+                app->sb_consumer = client_new(app, RD_KAFKA_CONSUMER, "consumer.",
+                                              "standby-consumer", sb_defaults, forced, NULL,
+                                              errstr, errstr_size);
+                if (!app->sb_consumer) {
+                        atomic_store(&app->stop, true);
+                        return RILL_ERR_KAFKA;
+                }
+                app->sb_queue = rd_kafka_queue_get_consumer(app->sb_consumer);
+                if (pthread_create(&app->sb_tid, NULL, sb_main, app) != 0) {
+                        rill__errf(errstr, errstr_size, "cannot start the standby thread");
+                        atomic_store(&app->stop, true);
+                        return RILL_ERR_STATE;
+                }
+                app->sb_started = true;
+        }
         sub = rd_kafka_topic_partition_list_new(8);
         for (int n = 0; n < t->nnodes; n++) {
                 const rill__node_t *node = t->nodes[n];
@@ -1875,6 +2354,7 @@ rill_app_close(rill_app_t *app, int timeout_ms)
                                 app->threads[i].started = false;
                         }
                 }
+                sb_stop(app);
                 if (atomic_load(&app->state) != RILL_APP_CREATED)
                         set_state(app, RILL_APP_NOT_RUNNING);
         }
@@ -1897,6 +2377,13 @@ rill_app_destroy(rill_app_t *app)
                 }
                 rill__free(app->threads[i].tasks);
         }
+        if (app->sb_queue)
+                rd_kafka_queue_destroy(app->sb_queue);
+        if (app->sb_consumer) {
+                rd_kafka_consumer_close(app->sb_consumer);
+                rd_kafka_destroy(app->sb_consumer);
+        }
+        rill__free(app->sb);
         if (app->consumer)
                 rd_kafka_destroy(app->consumer);
         if (app->admin)
@@ -1924,6 +2411,7 @@ rill_app_destroy(rill_app_t *app)
         pthread_mutex_destroy(&app->dr_lock);
         pthread_mutex_destroy(&app->err_lock);
         pthread_rwlock_destroy(&app->tasks_lock);
+        pthread_mutex_destroy(&app->sb_lock);
         rill__free(app);
 }
 
@@ -1982,5 +2470,21 @@ rill_app_task_count(rill_app_t *app)
         pthread_rwlock_rdlock(&app->tasks_lock);
         n = app->ntasks;
         pthread_rwlock_unlock(&app->tasks_lock);
+        return n;
+}
+
+uint64_t
+rill_app_records_restored(const rill_app_t *app)
+{
+        return atomic_load(&((rill_app_t *)app)->restored);
+}
+
+int
+rill_app_standby_task_count(rill_app_t *app)
+{
+        int n;
+        pthread_mutex_lock(&app->sb_lock);
+        n = app->nsb;
+        pthread_mutex_unlock(&app->sb_lock);
         return n;
 }

@@ -21,6 +21,7 @@ static const struct known {
         {"bootstrap.servers", K_STR, NULL, 0, NULL},
         {"client.id", K_STR, NULL, 0, NULL},
         {"num.stream.threads", K_INT, "1", 1, NULL},
+        {"num.standby.replicas", K_INT, "0", 0, NULL},
         {"commit.interval.ms", K_INT, "30000", 0, NULL},
         {"state.dir", K_STR, "/tmp/rill-streams", 0, NULL},
         {"replication.factor", K_INT, "-1", -1, NULL},

@@ -141,6 +141,22 @@ RILL_API uint64_t rill_app_records_processed(const rill_app_t *app);
  */
 RILL_API int rill_app_task_count(rill_app_t *app);
 
+/**
+ * @brief Changelog records this instance has replayed into its stores while
+ *        restoring tasks (not counting standby replicas) since it started.
+ *        A task that restarts from a local checkpoint, or that had an
+ *        up-to-date standby here, replays only what was written after it.
+ *        Thread-safe.
+ */
+RILL_API uint64_t rill_app_records_restored(const rill_app_t *app);
+
+/**
+ * @brief The number of standby tasks this instance keeps
+ *        ("num.standby.replicas" > 0): warm copies of the persistent stores of
+ *        tasks that run on other instances. Thread-safe.
+ */
+RILL_API int rill_app_standby_task_count(rill_app_t *app);
+
 RILL_END_DECLS
 
 #endif /* RILL_STREAMS_H */

@@ -235,14 +235,21 @@ it_counts_print(const char *what, const it_counts_t *got, const it_counts_t *wan
                                 (long long)got->n[i], (long long)want->n[i]);
 }
 
-/* Starts an app for @p topo; NULL on failure. */
+/* Starts an app for @p topo with extra settings @p kv (key, value, ...,
+ * NULL; may be NULL); NULL on failure. */
 static inline rill_app_t *
-it_app_start(const rill_topology_t *topo, const char *bootstrap, const char *app_id,
-             const char *state_dir, const char *threads)
+it_app_start_ex(const rill_topology_t *topo, const char *bootstrap, const char *app_id,
+                const char *state_dir, const char *threads, const char *const *kv)
 {
         char err[512];
         rill_conf_t *c = rill_conf_new();
         rill_app_t *app;
+        for (int i = 0; kv && kv[i]; i += 2)
+                if (rill_conf_set(c, kv[i], kv[i + 1], err, sizeof(err))) {
+                        fprintf(stderr, "conf: %s\n", err);
+                        rill_conf_destroy(c);
+                        return NULL;
+                }
         if (rill_conf_set(c, "application.id", app_id, err, sizeof(err)) ||
             rill_conf_set(c, "bootstrap.servers", bootstrap, err, sizeof(err)) ||
             rill_conf_set(c, "state.dir", state_dir, err, sizeof(err)) ||
@@ -266,6 +273,14 @@ it_app_start(const rill_topology_t *topo, const char *bootstrap, const char *app
                 return NULL;
         }
         return app;
+}
+
+/* Starts an app for @p topo; NULL on failure. */
+static inline rill_app_t *
+it_app_start(const rill_topology_t *topo, const char *bootstrap, const char *app_id,
+             const char *state_dir, const char *threads)
+{
+        return it_app_start_ex(topo, bootstrap, app_id, state_dir, threads, NULL);
 }
 
 /* Creates @p topic with @p partitions through the admin API. */

@@ -103,6 +103,8 @@ test_wordcount_and_restore(void)
         CU_ASSERT_TRUE(RILL_WAIT_UNTIL((it_reader_poll(&rd), it_counts_equal(&rd.latest, &want)),
                                        60000));
         it_counts_print("after restore", &rd.latest, &want);
+        /* The new instance replayed the changelog into its empty stores. */
+        CU_ASSERT_TRUE(rill_app_records_restored(app) > 0);
         CU_ASSERT_EQUAL(rill_app_close(app, 30000), RILL_OK);
         rill_app_destroy(app);
         it_reader_close(&rd);

@@ -9,7 +9,10 @@
  *    one is killed, no word's final count is missing or lower than expected
  *    (at-least-once), and the survivor exits 0 on SIGTERM;
  *  - broker restart: the broker is killed and started again; the app retries
- *    meanwhile and then catches up.
+ *    meanwhile and then catches up;
+ *  - standby replicas: with num.standby.replicas=1 each instance keeps the
+ *    other's stores warm; after one closes, the survivor takes over without
+ *    replaying any changelog record.
  */
 #include <signal.h>
 #include <sys/wait.h>
@@ -84,6 +87,131 @@ test_two_instances_clean_shutdown(void)
         /* The app thread notices that every task is ready on its next tick. */
         CU_ASSERT_TRUE(RILL_WAIT_UNTIL(rill_app_state(b) == RILL_APP_RUNNING, 10000));
         CU_ASSERT_EQUAL(rill_app_task_count(b), 8);
+        /* Without standby replicas the survivor replayed the changelogs of
+         * the tasks it took over. */
+        CU_ASSERT_TRUE(rill_app_records_restored(b) > 0);
+        CU_ASSERT_EQUAL(rd.bad, 0);
+        CU_ASSERT_EQUAL(rill_app_close(b, 30000), RILL_OK);
+        rill_app_destroy(b);
+        it_reader_close(&rd);
+        rill_topology_destroy(topo);
+        stop_broker();
+}
+
+/* The next offset of changelog partition @p p of the counts store. */
+static int64_t
+changelog_end(const char *app_id, int p)
+{
+        rd_kafka_t *c;
+        rd_kafka_conf_t *conf = rd_kafka_conf_new();
+        char err[256], topic[256];
+        int64_t lo = -1, hi = -1;
+        rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap, err, sizeof(err));
+        rd_kafka_conf_set(conf, "group.id", "it-changelog-end", err, sizeof(err));
+        c = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err));
+        if (!c)
+                return -1;
+        snprintf(topic, sizeof(topic), "%s-counts-store-changelog", app_id);
+        if (rd_kafka_query_watermark_offsets(c, topic, p, &lo, &hi, 5000))
+                hi = -1;
+        rd_kafka_destroy(c);
+        return hi;
+}
+
+/* The offset task 1_<p>'s checkpoint file under @p state records for the
+ * counts store's changelog, or -1. */
+static int64_t
+checkpoint_of(const char *state, const char *app_id, int p)
+{
+        char path[4400], line[512], want[300];
+        int64_t off = -1;
+        FILE *f;
+        snprintf(path, sizeof(path), "%s/%s/1_%d/.checkpoint", state, app_id, p);
+        snprintf(want, sizeof(want), "%s-counts-store-changelog", app_id);
+        if (!(f = fopen(path, "r")))
+                return -1;
+        while (fgets(line, sizeof(line), f)) {
+                char topic[300];
+                int part;
+                long long o;
+                if (sscanf(line, "%299s %d %lld", topic, &part, &o) == 3 && part == p &&
+                    !strcmp(topic, want))
+                        off = o;
+        }
+        fclose(f);
+        return off;
+}
+
+/* True when, for every partition, one of the two state directories holds a
+ * checkpoint of the counts store at the changelog's end: the standby copies
+ * have caught up (active tasks checkpoint only on close or every 10000
+ * records). */
+static bool
+standbys_caught_up(const char *sa, const char *sb, const char *app_id)
+{
+        for (int p = 0; p < 4; p++) {
+                int64_t end = changelog_end(app_id, p);
+                if (end <= 0 || (checkpoint_of(sa, app_id, p) != end &&
+                                 checkpoint_of(sb, app_id, p) != end))
+                        return false;
+        }
+        return true;
+}
+
+/* num.standby.replicas=1: each of two instances keeps a warm copy of the
+ * other's stores; when one closes, the survivor takes its tasks over without
+ * replaying their changelogs. */
+static void
+test_standby_failover(void)
+{
+        static const char *const kv[] = {"num.standby.replicas", "1", NULL};
+        rill_topology_t *topo = it_wordcount_topology();
+        it_counts_t want = {{0}};
+        it_reader_t rd;
+        rill_app_t *a, *b;
+        char sa[4200], sb[4200];
+        uint64_t restored;
+
+        CU_ASSERT_TRUE_FATAL(start_broker());
+        snprintf(sa, sizeof(sa), "%s/state-a", dir);
+        snprintf(sb, sizeof(sb), "%s/state-b", dir);
+        a = it_app_start_ex(topo, bootstrap, "it-sb", sa, "1", kv);
+        b = it_app_start_ex(topo, bootstrap, "it-sb", sb, "1", kv);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+        CU_ASSERT_TRUE(RILL_WAIT_UNTIL(rill_app_state(a) == RILL_APP_RUNNING &&
+                                               rill_app_state(b) == RILL_APP_RUNNING &&
+                                               rill_app_task_count(a) > 0 &&
+                                               rill_app_task_count(b) > 0 &&
+                                               rill_app_task_count(a) + rill_app_task_count(b) == 8,
+                                       60000));
+        CU_ASSERT_TRUE_FATAL(it_produce_lines(bootstrap, 0, 400, &want));
+        CU_ASSERT_TRUE_FATAL(it_reader_open(&rd, bootstrap, 4));
+        CU_ASSERT_TRUE(RILL_WAIT_UNTIL((it_reader_poll(&rd), it_counts_equal(&rd.latest, &want)),
+                                       90000));
+        it_counts_print("with standbys", &rd.latest, &want);
+        /* The 4 tasks with a store are split 2 + 2; each instance shadows the
+         * other's two. */
+        CU_ASSERT_TRUE(RILL_WAIT_UNTIL(rill_app_standby_task_count(a) == 2 &&
+                                               rill_app_standby_task_count(b) == 2,
+                                       60000));
+        CU_ASSERT_TRUE(RILL_WAIT_UNTIL(standbys_caught_up(sa, sb, "it-sb"), 60000));
+        restored = rill_app_records_restored(b);
+
+        CU_ASSERT_EQUAL(rill_app_close(a, 30000), RILL_OK);
+        rill_app_destroy(a);
+        CU_ASSERT_TRUE(RILL_WAIT_UNTIL(rill_app_state(b) == RILL_APP_RUNNING &&
+                                               rill_app_task_count(b) == 8,
+                                       60000));
+        /* The tasks that moved restored from their standby checkpoints: no
+         * changelog record had to be replayed. Alone, b has no one to
+         * shadow. */
+        CU_ASSERT_EQUAL(rill_app_records_restored(b), restored);
+        CU_ASSERT_TRUE(RILL_WAIT_UNTIL(rill_app_standby_task_count(b) == 0, 30000));
+        CU_ASSERT_TRUE_FATAL(it_produce_lines(bootstrap, 400, 600, &want));
+        CU_ASSERT_TRUE(RILL_WAIT_UNTIL((it_reader_poll(&rd), it_counts_equal(&rd.latest, &want)),
+                                       90000));
+        it_counts_print("after fail-over to the standby", &rd.latest, &want);
         CU_ASSERT_EQUAL(rd.bad, 0);
         CU_ASSERT_EQUAL(rill_app_close(b, 30000), RILL_OK);
         rill_app_destroy(b);
@@ -222,6 +350,7 @@ main(void)
                  {{"two instances, clean shutdown, restore", test_two_instances_clean_shutdown},
                   {"kill -9 of one instance (at-least-once)", test_kill_9_at_least_once},
                   {"broker restart", test_broker_restart},
+                  {"standby replicas: fail-over without replay", test_standby_failover},
                   {NULL, NULL}}},
                 {NULL}};
         return rill_test_run(suites);

@@ -1,13 +1,17 @@
 /*
- * dedup_processor.c - the Processor API: drops records whose key was seen
- * before, using a declared key-value store, and reports every 10 seconds of
- * wall-clock time how many duplicates each task dropped.
+ * dedup_processor.c - the dedup-processor example, the Processor API: drops
+ * records whose key was seen before, using a declared key-value store, and
+ * reports every 10 seconds of wall-clock time how many duplicates each task
+ * dropped.
  *
  * Reads streams-plaintext-input, writes first occurrences to
  * streams-dedup-output and the periodic reports (key "report", value
- * "<task>: <n> duplicates") to streams-dedup-report.
+ * "<task>: <n> duplicates") to streams-dedup-report (the first two can be
+ * changed with --input-topic and --output-topic). Records without a key
+ * are dropped.
  *
- *   dedup_processor --bootstrap-server HOST:PORT [--application-id ID]
+ *   dedup-processor --bootstrap-server HOST:PORT [--application-id ID]
+ *                   [--input-topic T] [--output-topic T]
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -75,16 +79,19 @@ main(int argc, char **argv)
         static const rill_processor_ops_t ops = {dedup_init, dedup_process, dedup_close};
         const char *stores[] = {"seen-keys", NULL};
         example_opts_t o;
+        const char *in, *out;
         rill_builder_t *b;
         rill_stream_t *s, *p;
 
         example_parse(argc, argv, "streams-dedup", &o);
+        in = o.input_topic ? o.input_topic : "streams-plaintext-input";
+        out = o.output_topic ? o.output_topic : "streams-dedup-output";
         b = rill_builder_new();
         rill_builder_add_store(b, rill_materialized(b, "seen-keys"));
-        s = rill_builder_stream(b, "streams-plaintext-input", NULL, NULL);
+        s = rill_builder_stream(b, in, NULL, NULL);
         p = rill_stream_process(s, &ops, NULL, "dedup", stores);
         rill_stream_to(rill_stream_named(rill_stream_peek(p, nothing, NULL), "firsts"),
-                       "streams-dedup-output", NULL, NULL);
+                       out, NULL, NULL);
         rill_stream_to(rill_stream_named(rill_stream_peek(p, nothing, NULL), "reports"),
                        "streams-dedup-report", NULL, NULL);
         return example_build_and_run(b, &o);

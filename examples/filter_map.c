@@ -1,12 +1,15 @@
 /*
- * filter_map.c - a stateless topology: drops blank lines from
- * streams-plaintext-input, upper-cases the rest, and writes them to
- * streams-filter-map-output keyed by their length (string).
+ * filter_map.c - the filter-map example, a stateless topology: drops blank
+ * lines (empty or only white space) from streams-plaintext-input,
+ * upper-cases the rest, and writes them to streams-filter-map-output keyed
+ * by their length in bytes (string).
  *
- *   filter_map --bootstrap-server HOST:PORT [--application-id ID]
+ *   filter-map --bootstrap-server HOST:PORT [--application-id ID]
+ *              [--input-topic T] [--output-topic T]
  */
 #include <ctype.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "example_util.h"
 
@@ -20,16 +23,26 @@ is_blank(const rill_record_t *r, void *opaque)
         return true;
 }
 
+/* Upper-cases the whole value (ASCII letters; other bytes stay as they
+ * are), whatever its length: short values in a stack buffer, longer ones in
+ * a heap copy. rill_out_kv() copies key and value before it returns. */
 static void
 upper_by_length(const rill_record_t *in, rill_out_t *out, void *opaque)
 {
         rill_bytes_t v = rill_record_value(in);
-        char key[24], buf[4096];
-        size_t n = v.len < sizeof(buf) ? v.len : sizeof(buf);
+        char key[24], small[4096];
+        char *buf = v.len <= sizeof(small) ? small : malloc(v.len);
         int kl = snprintf(key, sizeof(key), "%zu", v.len);
-        for (size_t i = 0; i < n; i++)
+
+        if (!buf) {
+                fprintf(stderr, "filter-map: out of memory for a %zu-byte value\n", v.len);
+                abort();
+        }
+        for (size_t i = 0; i < v.len; i++)
                 buf[i] = (char)toupper(((const unsigned char *)v.data)[i]);
-        rill_out_kv(out, rill_bytes(key, (size_t)kl), rill_bytes(buf, n));
+        rill_out_kv(out, rill_bytes(key, (size_t)kl), rill_bytes(buf, v.len));
+        if (buf != small)
+                free(buf);
 }
 
 int

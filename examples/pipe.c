@@ -3,6 +3,7 @@
  * streams-pipe-output unchanged (keys, values, timestamps, headers).
  *
  *   pipe --bootstrap-server HOST:PORT [--application-id ID]
+ *        [--input-topic T] [--output-topic T]
  */
 #include "example_util.h"
 

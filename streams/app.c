@@ -37,6 +37,10 @@
  * (otherwise the persistent store directory is wiped and replayed from the
  * beginning), up to the high watermark, with progress logged.
  *
+ * Standby replicas (num.standby.replicas > 0): a standby thread with a
+ * consumer of its own keeps copies of other instances' persistent stores up
+ * to date from their changelogs (see "standby replicas" below).
+ *
  * Internal topics are created at start when missing (CreateTopics through
  * an admin client configured with the "admin." properties; changelogs with
  * cleanup.policy=compact). Clusters without the admin API (librdkafka's mock

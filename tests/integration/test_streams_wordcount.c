@@ -45,6 +45,27 @@ stop_broker(void)
         free(dir);
 }
 
+/* Starts two instances of @p app_id (state in <dir>/state-a and -b, filled
+ * into @p sa and @p sb) and waits until they share the 8 tasks (2
+ * sub-topologies x 4 partitions). */
+static void
+start_two(const rill_topology_t *topo, const char *app_id, const char *threads,
+          const char *const *kv, char sa[4200], char sb[4200], rill_app_t **a, rill_app_t **b)
+{
+        snprintf(sa, 4200, "%s/state-a", dir);
+        snprintf(sb, 4200, "%s/state-b", dir);
+        *a = it_app_start_ex(topo, bootstrap, app_id, sa, threads, kv);
+        *b = it_app_start_ex(topo, bootstrap, app_id, sb, threads, kv);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(*a);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(*b);
+        CU_ASSERT_TRUE(RILL_WAIT_UNTIL(rill_app_state(*a) == RILL_APP_RUNNING &&
+                                               rill_app_state(*b) == RILL_APP_RUNNING &&
+                                               rill_app_task_count(*a) > 0 &&
+                                               rill_app_task_count(*b) > 0 &&
+                                               rill_app_task_count(*a) + rill_app_task_count(*b) == 8,
+                                       60000));
+}
+
 static void
 test_two_instances_clean_shutdown(void)
 {
@@ -55,19 +76,7 @@ test_two_instances_clean_shutdown(void)
         char sa[4200], sb[4200];
 
         CU_ASSERT_TRUE_FATAL(start_broker());
-        snprintf(sa, sizeof(sa), "%s/state-a", dir);
-        snprintf(sb, sizeof(sb), "%s/state-b", dir);
-        a = it_app_start(topo, bootstrap, "it-wc", sa, "2");
-        b = it_app_start(topo, bootstrap, "it-wc", sb, "2");
-        CU_ASSERT_PTR_NOT_NULL_FATAL(a);
-        CU_ASSERT_PTR_NOT_NULL_FATAL(b);
-        /* Both instances share the 8 tasks (2 sub-topologies x 4 partitions). */
-        CU_ASSERT_TRUE(RILL_WAIT_UNTIL(rill_app_state(a) == RILL_APP_RUNNING &&
-                                               rill_app_state(b) == RILL_APP_RUNNING &&
-                                               rill_app_task_count(a) > 0 &&
-                                               rill_app_task_count(b) > 0 &&
-                                               rill_app_task_count(a) + rill_app_task_count(b) == 8,
-                                       60000));
+        start_two(topo, "it-wc", "2", NULL, sa, sb, &a, &b);
         CU_ASSERT_TRUE_FATAL(it_produce_lines(bootstrap, 0, 400, &want));
         CU_ASSERT_TRUE_FATAL(it_reader_open(&rd, bootstrap, 4));
         CU_ASSERT_TRUE(RILL_WAIT_UNTIL((it_reader_poll(&rd), it_counts_equal(&rd.latest, &want)),
@@ -173,18 +182,7 @@ test_standby_failover(void)
         uint64_t restored;
 
         CU_ASSERT_TRUE_FATAL(start_broker());
-        snprintf(sa, sizeof(sa), "%s/state-a", dir);
-        snprintf(sb, sizeof(sb), "%s/state-b", dir);
-        a = it_app_start_ex(topo, bootstrap, "it-sb", sa, "1", kv);
-        b = it_app_start_ex(topo, bootstrap, "it-sb", sb, "1", kv);
-        CU_ASSERT_PTR_NOT_NULL_FATAL(a);
-        CU_ASSERT_PTR_NOT_NULL_FATAL(b);
-        CU_ASSERT_TRUE(RILL_WAIT_UNTIL(rill_app_state(a) == RILL_APP_RUNNING &&
-                                               rill_app_state(b) == RILL_APP_RUNNING &&
-                                               rill_app_task_count(a) > 0 &&
-                                               rill_app_task_count(b) > 0 &&
-                                               rill_app_task_count(a) + rill_app_task_count(b) == 8,
-                                       60000));
+        start_two(topo, "it-sb", "1", kv, sa, sb, &a, &b);
         CU_ASSERT_TRUE_FATAL(it_produce_lines(bootstrap, 0, 400, &want));
         CU_ASSERT_TRUE_FATAL(it_reader_open(&rd, bootstrap, 4));
         CU_ASSERT_TRUE(RILL_WAIT_UNTIL((it_reader_poll(&rd), it_counts_equal(&rd.latest, &want)),

@@ -1716,7 +1716,7 @@ cmp_member(const void *a, const void *b)
 /* Reads the group and lists the tasks this instance should shadow. Returns
  * false when the group is not stable yet (or cannot be read). */
 static bool
-sb_wanted(rill_app_t *app, sbwant_t **want, int *nwant)
+sb_wanted(rill_app_t *app, sbwant_t **want, int *nwant, char *why, size_t why_size)
 {
         const char *groups[1] = {app->app_id};
         rd_kafka_queue_t *q = rd_kafka_queue_new(app->admin);
@@ -1726,8 +1726,13 @@ sb_wanted(rill_app_t *app, sbwant_t **want, int *nwant)
 
         *want = NULL;
         *nwant = 0;
+        rill__errf(why, why_size, "the group is not stable");
         rd_kafka_DescribeConsumerGroups(app->admin, groups, 1, NULL, q);
         ev = rd_kafka_queue_poll(q, 10000);
+        if (!ev)
+                rill__errf(why, why_size, "DescribeGroups timed out");
+        else if (rd_kafka_event_error(ev))
+                rill__errf(why, why_size, "DescribeGroups: %s", rd_kafka_event_error_string(ev));
         if (ev && !rd_kafka_event_error(ev) && me && *me) {
                 size_t ng = 0, nm;
                 const rd_kafka_ConsumerGroupDescription_t **g =
@@ -1887,7 +1892,7 @@ static void *
 sb_main(void *arg)
 {
         rill_app_t *app = arg;
-        int64_t next_check = 0, last_ckpt = rill__mono_ms();
+        int64_t next_check = 0, last_ckpt = rill__mono_ms(), failing_since = -1, last_warn = 0;
         rd_kafka_message_t *msgs[256];
 
         while (!atomic_load(&app->stop)) {
@@ -1896,16 +1901,30 @@ sb_main(void *arg)
                 if (atomic_exchange(&app->sb_refresh, false) || now >= next_check) {
                         sbwant_t *want;
                         int nwant;
-                        if (sb_wanted(app, &want, &nwant)) {
+                        char why[256];
+                        if (sb_wanted(app, &want, &nwant, why, sizeof(why))) {
                                 pthread_mutex_lock(&app->sb_lock);
                                 sb_reconcile(app, want, nwant);
                                 pthread_mutex_unlock(&app->sb_lock);
                                 /* Members may leave without a rebalance here
                                  * yet: look again now and then. */
                                 next_check = now + 10000;
+                                failing_since = -1;
                         } else {
-                                /* The group is rebalancing: look again soon. */
+                                /* The group is rebalancing: look again soon.
+                                 * Say so when it lasts (a cluster without
+                                 * DescribeGroups never gets standbys). */
                                 next_check = now + 500;
+                                if (failing_since < 0)
+                                        failing_since = now;
+                                if (now - failing_since > 30000 && now - last_warn > 60000) {
+                                        last_warn = now;
+                                        RILL_LOG_W(RILL__LOGC,
+                                                   "%s: standby replicas: cannot read the group's "
+                                                   "assignment for %lld s (%s); retrying",
+                                                   app->app_id,
+                                                   (long long)((now - failing_since) / 1000), why);
+                                }
                         }
                         rill__free(want);
                 }

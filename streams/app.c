@@ -32,6 +32,12 @@
  * logs what it waits for. A delivery that fails for good stops the instance
  * in state ERROR without committing.
  *
+ * Rebalances (eager). A revocation commits and suspends the tasks (their
+ * partitions are no longer forwarded; records still queued for them are
+ * dropped); the next assignment resumes those it gives back, with stores
+ * open and processors initialized, and closes the rest. If the commit did
+ * not complete, every task is closed instead.
+ *
  * Restore. A task's logged stores are replayed from their changelog
  * partitions, from the checkpointed offset when a checkpoint file exists
  * (otherwise the persistent store directory is wiped and replayed from the
@@ -72,6 +78,7 @@ typedef struct atask {
         int32_t partition;
         int thread;
         atomic_bool ready;   /* restored and initialized */
+        atomic_bool suspended; /* revoked; resumed if the next assignment has it */
         toff_t *offs;        /* consumed source partitions */
         int noffs;
         toff_t *ckpt;        /* changelog offsets from the checkpoint file */
@@ -1044,7 +1051,7 @@ handle_message(sthread_t *th, rd_kafka_message_t *m)
         }
         topic = rd_kafka_topic_name(m->rkt);
         at = find_task(th, m, topic);
-        if (!at || !at->ready)
+        if (!at || !at->ready || atomic_load(&at->suspended))
                 return; /* revoked meanwhile: the new owner reprocesses it */
         for (int i = 0; i < at->noffs; i++)
                 if (at->offs[i].partition == m->partition && !strcmp(at->offs[i].topic, topic) &&
@@ -1149,6 +1156,8 @@ thread_main(void *arg)
                 now = rill__now_ms();
                 for (int i = 0; i < th->ntasks; i++) {
                         rill__task_t *t = th->tasks[i]->task;
+                        if (atomic_load(&th->tasks[i]->suspended))
+                                continue;
                         if (rill__task_next_wall(t) <= now &&
                             rill__task_punctuate_wall(t, now) != RILL_OK) {
                                 thread_fail(th, t->err, t->errmsg);
@@ -1404,38 +1413,88 @@ remove_from_thread(sthread_t *th, atask_t *at)
         th->last_rkt = NULL;
 }
 
+/* Stops forwarding the partitions of @p at to its thread. */
+static void
+unforward_task(rill_app_t *app, atask_t *at)
+{
+        const rill__sub_def_t *sd = &app->topo->subs[at->sub];
+        for (int k = 0; k < sd->nsources; k++) {
+                const rill__node_t *n = app->topo->nodes[sd->sources[k]];
+                for (int j = 0; j < at->noffs; j++) {
+                        rd_kafka_queue_t *pq;
+                        if (!rill__source_matches(app->topo, n, app->app_id, at->offs[j].topic))
+                                continue;
+                        pq = rd_kafka_queue_get_partition(app->consumer, at->offs[j].topic,
+                                                          at->offs[j].partition);
+                        if (pq) {
+                                rd_kafka_queue_forward(pq, NULL);
+                                rd_kafka_queue_destroy(pq);
+                        }
+                }
+        }
+}
+
+/* With threads parked and tasks_lock held: closes app->tasks[@p i]
+ * (checkpointing it when restored) and removes it from the lists. */
+static void
+close_task_at(rill_app_t *app, int i, bool checkpoint)
+{
+        atask_t *at = app->tasks[i];
+        rill__task_flush(at->task);
+        if (checkpoint)
+                ckpt_write(app, at);
+        unforward_task(app, at);
+        remove_from_thread(&app->threads[at->thread], at);
+        task_send_cache_free(at->task);
+        rill__task_destroy(at->task);
+        atask_free(at);
+        app->tasks[i] = app->tasks[--app->ntasks];
+}
+
 /* With threads parked: closes every task (checkpointing restored ones). */
 static void
 close_all_tasks(rill_app_t *app, bool checkpoint)
 {
         pthread_rwlock_wrlock(&app->tasks_lock);
-        for (int i = 0; i < app->ntasks; i++) {
+        while (app->ntasks > 0)
+                close_task_at(app, app->ntasks - 1, checkpoint);
+        pthread_rwlock_unlock(&app->tasks_lock);
+}
+
+/* With threads parked, after a commit that completed: suspends the restored
+ * tasks (their partitions are no longer forwarded, their records are
+ * dropped) so that the next assignment can resume those it gives back
+ * without reopening their stores, as Kafka Streams' eager protocol did.
+ * Tasks still restoring are closed. */
+static void
+suspend_all_tasks(rill_app_t *app)
+{
+        pthread_rwlock_wrlock(&app->tasks_lock);
+        for (int i = app->ntasks - 1; i >= 0; i--) {
                 atask_t *at = app->tasks[i];
-                const rill__sub_def_t *sd = &app->topo->subs[at->sub];
-                rill__task_flush(at->task);
-                if (checkpoint)
-                        ckpt_write(app, at);
-                /* Stop forwarding this task's partitions. */
-                for (int k = 0; k < sd->nsources; k++) {
-                        const rill__node_t *n = app->topo->nodes[sd->sources[k]];
-                        for (int j = 0; j < at->noffs; j++) {
-                                rd_kafka_queue_t *pq;
-                                if (!rill__source_matches(app->topo, n, app->app_id, at->offs[j].topic))
-                                        continue;
-                                pq = rd_kafka_queue_get_partition(app->consumer, at->offs[j].topic,
-                                                                  at->offs[j].partition);
-                                if (pq) {
-                                        rd_kafka_queue_forward(pq, NULL);
-                                        rd_kafka_queue_destroy(pq);
-                                }
-                        }
+                if (!at->ready) {
+                        close_task_at(app, i, true);
+                        continue;
                 }
-                remove_from_thread(&app->threads[at->thread], at);
-                task_send_cache_free(at->task);
-                rill__task_destroy(at->task);
-                atask_free(at);
+                unforward_task(app, at);
+                atomic_store(&at->suspended, true);
         }
-        app->ntasks = 0;
+        pthread_rwlock_unlock(&app->tasks_lock);
+}
+
+/* With threads parked, after an assignment: closes the suspended tasks it
+ * did not give back. */
+static void
+close_suspended_tasks(rill_app_t *app)
+{
+        pthread_rwlock_wrlock(&app->tasks_lock);
+        for (int i = app->ntasks - 1; i >= 0; i--) {
+                if (!atomic_load(&app->tasks[i]->suspended))
+                        continue;
+                RILL_LOG_I(RILL__LOGC, "%s: task %s closed (assigned elsewhere)", app->app_id,
+                           app->tasks[i]->task->id);
+                close_task_at(app, i, true);
+        }
         pthread_rwlock_unlock(&app->tasks_lock);
 }
 
@@ -1447,11 +1506,17 @@ on_revoke(rill_app_t *app, rd_kafka_topic_partition_list_t *parts)
                 set_state(app, RILL_APP_REBALANCING);
         while (!pause_threads(app, 5000))
                 RILL_LOG_W(RILL__LOGC, "%s: waiting for stream threads to pause", app->app_id);
-        if (commit_parked(app, atomic_load(&app->flush_timeout), true) == RILL_AGAIN)
+        if (commit_parked(app, atomic_load(&app->flush_timeout), true) != RILL_OK) {
                 RILL_LOG_W(RILL__LOGC, "%s: revoking partitions with unacknowledged output; "
                                        "their records will be processed again",
                            app->app_id);
-        close_all_tasks(app, true);
+                /* The tasks restart from their last commit and checkpoint. */
+                close_all_tasks(app, true);
+        } else if (atomic_load(&app->stop)) {
+                close_all_tasks(app, true);
+        } else {
+                suspend_all_tasks(app);
+        }
         rd_kafka_assign(app->consumer, NULL);
         atomic_store(&app->sb_refresh, true);
         resume_threads(app);
@@ -1519,12 +1584,27 @@ create_tasks(rill_app_t *app, rd_kafka_topic_partition_list_t *parts)
                         RILL_LOG_I(RILL__LOGC, "%s: task %s assigned to stream thread %d",
                                    app->app_id, id, best);
                 }
+                if (atomic_load(&at->suspended)) {
+                        /* Given back: resume it where it stopped (its offsets
+                         * were committed when it was suspended). */
+                        atomic_store(&at->suspended, false);
+                        RILL_LOG_I(RILL__LOGC, "%s: task %s resumed", app->app_id, at->task->id);
+                }
                 /* Remember the partition (for un-forwarding) without marking
-                 * it consumed. */
-                note_offset(at, p->topic, p->partition, -1);
-                for (int k = 0; k < at->noffs; k++)
-                        if (at->offs[k].partition == p->partition && !strcmp(at->offs[k].topic, p->topic))
-                                at->offs[k].dirty = false;
+                 * it consumed; a resumed task keeps its position. */
+                {
+                        bool known = false;
+                        for (int k = 0; k < at->noffs; k++)
+                                if (at->offs[k].partition == p->partition &&
+                                    !strcmp(at->offs[k].topic, p->topic)) {
+                                        known = true;
+                                        at->offs[k].dirty = false;
+                                }
+                        if (!known) {
+                                note_offset(at, p->topic, p->partition, -1);
+                                at->offs[at->noffs - 1].dirty = false;
+                        }
+                }
                 pq = rd_kafka_queue_get_partition(app->consumer, p->topic, p->partition);
                 if (pq) {
                         rd_kafka_queue_forward(pq, app->threads[at->thread].queue);
@@ -1972,6 +2052,7 @@ on_assign(rill_app_t *app, rd_kafka_topic_partition_list_t *parts)
         if (app->nsb)
                 sb_release(app, parts);
         create_tasks(app, parts);
+        close_suspended_tasks(app);
         pthread_mutex_unlock(&app->sb_lock);
         rd_kafka_assign(app->consumer, parts);
         app->assigned = true;
@@ -2489,9 +2570,10 @@ rill_app_records_processed(const rill_app_t *app)
 int
 rill_app_task_count(rill_app_t *app)
 {
-        int n;
+        int n = 0;
         pthread_rwlock_rdlock(&app->tasks_lock);
-        n = app->ntasks;
+        for (int i = 0; i < app->ntasks; i++)
+                n += !atomic_load(&app->tasks[i]->suspended);
         pthread_rwlock_unlock(&app->tasks_lock);
         return n;
 }

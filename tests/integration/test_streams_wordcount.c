@@ -12,9 +12,11 @@
  *    meanwhile and then catches up;
  *  - standby replicas: with num.standby.replicas=1 each instance keeps the
  *    other's stores warm; after one closes, the survivor takes over without
- *    replaying any changelog record.
+ *    replaying any changelog record;
+ *  - a rebalance resumes the tasks an instance keeps (no second init).
  */
 #include <signal.h>
+#include <stdatomic.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -218,6 +220,82 @@ test_standby_failover(void)
         stop_broker();
 }
 
+static rill_err_t
+inits_init(rill_ctx_t *ctx, void *opaque, void **state)
+{
+        atomic_fetch_add((atomic_int *)opaque, 1);
+        *state = NULL;
+        return RILL_OK;
+}
+
+static void
+inits_process(rill_ctx_t *ctx, const rill_record_t *r, void *state)
+{
+}
+
+static void
+inits_close(rill_ctx_t *ctx, void *state)
+{
+}
+
+/* A processor that counts how often its tasks are initialized. */
+static rill_topology_t *
+inits_topology(atomic_int *inits)
+{
+        static const rill_processor_ops_t ops = {inits_init, inits_process, inits_close};
+        char err[256];
+        rill_builder_t *b = rill_builder_new();
+        rill_topology_t *t;
+        rill_stream_process(rill_builder_stream(b, "keep-in", NULL, NULL), &ops, inits, "inits",
+                            NULL);
+        t = rill_builder_build(b, err, sizeof(err));
+        rill_builder_destroy(b);
+        if (!t)
+                fprintf(stderr, "topology: %s\n", err);
+        return t;
+}
+
+/* A rebalance keeps the tasks an instance gets back: when a second instance
+ * joins, the first resumes the task it keeps (no reopening, no second
+ * init) and closes only the one that moves. */
+static void
+test_rebalance_resumes_kept_tasks(void)
+{
+        atomic_int inits_a = 0, inits_b = 0;
+        rill_topology_t *ta = inits_topology(&inits_a), *tb = inits_topology(&inits_b);
+        rill_app_t *a, *b;
+        char sa[4200], sb[4200];
+
+        CU_ASSERT_PTR_NOT_NULL_FATAL(ta);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(tb);
+        CU_ASSERT_TRUE_FATAL(start_broker());
+        CU_ASSERT_TRUE_FATAL(it_create_topic(bootstrap, "keep-in", 2));
+        snprintf(sa, sizeof(sa), "%s/state-a", dir);
+        snprintf(sb, sizeof(sb), "%s/state-b", dir);
+        a = it_app_start(ta, bootstrap, "it-keep", sa, "1");
+        CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+        CU_ASSERT_TRUE(RILL_WAIT_UNTIL(rill_app_state(a) == RILL_APP_RUNNING &&
+                                               rill_app_task_count(a) == 2,
+                                       60000));
+        CU_ASSERT_EQUAL(atomic_load(&inits_a), 2);
+        b = it_app_start(tb, bootstrap, "it-keep", sb, "1");
+        CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+        CU_ASSERT_TRUE(RILL_WAIT_UNTIL(rill_app_state(a) == RILL_APP_RUNNING &&
+                                               rill_app_state(b) == RILL_APP_RUNNING &&
+                                               rill_app_task_count(a) == 1 &&
+                                               rill_app_task_count(b) == 1,
+                                       60000));
+        CU_ASSERT_EQUAL(atomic_load(&inits_a), 2);
+        CU_ASSERT_EQUAL(atomic_load(&inits_b), 1);
+        CU_ASSERT_EQUAL(rill_app_close(b, 30000), RILL_OK);
+        rill_app_destroy(b);
+        CU_ASSERT_EQUAL(rill_app_close(a, 30000), RILL_OK);
+        rill_app_destroy(a);
+        rill_topology_destroy(ta);
+        rill_topology_destroy(tb);
+        stop_broker();
+}
+
 static pid_t
 spawn_wordcount(const char *state_dir)
 {
@@ -349,6 +427,7 @@ main(void)
                   {"kill -9 of one instance (at-least-once)", test_kill_9_at_least_once},
                   {"broker restart", test_broker_restart},
                   {"standby replicas: fail-over without replay", test_standby_failover},
+                  {"rebalance resumes the tasks that stay", test_rebalance_resumes_kept_tasks},
                   {NULL, NULL}}},
                 {NULL}};
         return rill_test_run(suites);

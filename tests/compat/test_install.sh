@@ -17,6 +17,8 @@ pkg-config --exists rill || { echo "FAIL: pkg-config does not find rill"; exit 1
 EXTRA=""
 if grep -q "RILL_SANITIZE:BOOL=ON" "$BUILD/CMakeCache.txt"; then
   EXTRA="-fsanitize=address,undefined"
+elif grep -q "RILL_TSAN:BOOL=ON" "$BUILD/CMakeCache.txt"; then
+  EXTRA="-fsanitize=thread"
 fi
 
 gcc -std=c11 -Wall -Werror $EXTRA "$SRC/tests/install/consumer.c" \

@@ -768,6 +768,7 @@ ckpt_file_write(rill_app_t *app, const rill__task_t *t, const toff_t *offs, int 
         char *path = ckpt_path(app, t->id);
         char *tmp = rill__asprintf("%s.tmp", path);
         FILE *f;
+        bool ok;
 
         rill__mkdirs(t->dir, 0755);
         f = fopen(tmp, "w");
@@ -779,11 +780,19 @@ ckpt_file_write(rill_app_t *app, const rill__task_t *t, const toff_t *offs, int 
         for (int i = 0; i < n; i++)
                 fprintf(f, "%s %d %lld\n", offs[i].topic, (int)offs[i].partition,
                         (long long)offs[i].next);
-        fflush(f);
-        fsync(fileno(f));
-        fclose(f);
-        if (rename(tmp, path) != 0)
+        /* A checkpoint that did not reach the disk whole (a full disk) must
+         * not replace the previous one: the restore then replays more, which
+         * is safe. */
+        ok = fflush(f) == 0 && fsync(fileno(f)) == 0;
+        ok &= fclose(f) == 0;
+        if (!ok) {
+                RILL_LOG_W(RILL__LOGC, "task %s: cannot write checkpoint %s: %s (keeping the "
+                                       "previous one)",
+                           t->id, tmp, strerror(errno));
+                unlink(tmp);
+        } else if (rename(tmp, path) != 0) {
                 RILL_LOG_W(RILL__LOGC, "task %s: cannot rename checkpoint: %s", t->id, strerror(errno));
+        }
 out:
         rill__free(tmp);
         rill__free(path);

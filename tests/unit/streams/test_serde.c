@@ -163,6 +163,9 @@ test_conf(void)
         CU_ASSERT_EQUAL(rill_conf_set(c, "num.stream.threads", "0", err, sizeof(err)),
                         RILL_ERR_CONFIG);
         CU_ASSERT_EQUAL(rill_conf_set(c, "num.stream.threads", "2", err, sizeof(err)), RILL_OK);
+        CU_ASSERT_EQUAL(rill_conf_set(c, "num.standby.replicas", "-1", err, sizeof(err)),
+                        RILL_ERR_CONFIG);
+        CU_ASSERT_EQUAL(rill_conf_set(c, "num.standby.replicas", "1", err, sizeof(err)), RILL_OK);
         CU_ASSERT_EQUAL(rill_conf_set(c, "no.such.key", "1", err, sizeof(err)), RILL_ERR_CONFIG);
         CU_ASSERT_PTR_NOT_NULL(strstr(err, "prefix"));
         CU_ASSERT_EQUAL(rill_conf_set(c, "consumer.fetch.wait.max.ms", "10", err, sizeof(err)),

@@ -115,3 +115,20 @@ compat_stop_rilld() {
         COMPAT_PID=""
         [ "$rc" -eq 0 ] || compat_fail "rilld exited with status $rc on SIGTERM"
 }
+
+# compat_run_rill SECONDS ARGS...: runs $BIN/rill under `timeout` (a hang is a
+# failure, not a stuck test) with stdout in $W/out, stderr in $W/err and the
+# status in $RC; never fails itself. Stdin is inherited (callers redirect it).
+compat_run_rill() {
+        local secs=$1
+        shift
+        RC=0
+        timeout "$secs" "$BIN/rill" "$@" >"$W/out" 2>"$W/err" || RC=$?
+        return 0
+}
+
+# compat_expect_rc N DESCRIPTION: checks the status of the last
+# compat_run_rill with the calling script's ok and bad.
+compat_expect_rc() {
+        if [ "$RC" -eq "$1" ]; then ok "$2"; else bad "$2 (status $RC, expected $1)"; fi
+}

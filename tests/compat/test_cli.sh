@@ -60,18 +60,10 @@ bad() {
         fi
 }
 
-# Runs rill with a 60 s guard; stdout in $W/out, stderr in $W/err, status in
-# $RC. Stdin is inherited (callers redirect it).
-rill() {
-        RC=0
-        timeout 60 "$BIN/rill" "$@" >"$W/out" 2>"$W/err" || RC=$?
-        return 0
-}
-
-# expect_rc N DESCRIPTION: checks the last status.
-expect_rc() {
-        if [ "$RC" -eq "$1" ]; then ok "$2"; else bad "$2 (status $RC, expected $1)"; fi
-}
+# rill ARGS...: rill with a 60 s guard (compat_run_rill); expect_rc N DESC
+# checks its status.
+rill() { compat_run_rill 60 "$@"; }
+expect_rc() { compat_expect_rc "$@"; }
 
 # expect_fail_msg PATTERN DESCRIPTION: status 1 and PATTERN on stderr, and
 # stderr is one line.

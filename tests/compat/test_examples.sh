@@ -81,17 +81,10 @@ bad() {
         fi
 }
 
-# Runs rill with a 90 s guard; stdout in $W/out, stderr in $W/err, status
-# in $RC. Stdin is inherited (callers redirect it).
-rill() {
-        RC=0
-        timeout 90 "$BIN/rill" "$@" >"$W/out" 2>"$W/err" || RC=$?
-        return 0
-}
-
-expect_rc() {
-        if [ "$RC" -eq "$1" ]; then ok "$2"; else bad "$2 (status $RC, expected $1)"; fi
-}
+# rill ARGS...: rill with a 90 s guard (compat_run_rill); expect_rc N DESC
+# checks its status.
+rill() { compat_run_rill 90 "$@"; }
+expect_rc() { compat_expect_rc "$@"; }
 
 # same FILE_EXPECTED FILE_ACTUAL DESCRIPTION: the two files are equal.
 same() {

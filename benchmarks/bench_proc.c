@@ -55,6 +55,15 @@ proc_stat_cpu_s(pid_t pid)
         return (double)(utime + stime) / (double)sysconf(_SC_CLK_TCK);
 }
 
+double
+self_cpu_s(void)
+{
+        struct rusage ru;
+        if (getrusage(RUSAGE_SELF, &ru) != 0)
+                return -1;
+        return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+               (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
 
 void
 cpu_sample(pid_t pid, cpu_sample_t *c)
@@ -64,12 +73,7 @@ cpu_sample(pid_t pid, cpu_sample_t *c)
         struct dirent *de;
         unsigned long long ns_total = 0;
 
-        struct rusage ru;
-
-        c->self_s = -1;
-        if (getrusage(RUSAGE_SELF, &ru) == 0)
-                c->self_s = (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
-                            (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+        c->self_s = self_cpu_s();
         c->stat_s = proc_stat_cpu_s(pid);
         c->sched_s = -1;
         c->ntid = 0;

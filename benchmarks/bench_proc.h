@@ -28,6 +28,9 @@ typedef struct cpu_sample {
  *  /proc/<pid>/stat (clock-tick resolution, dead threads included), or -1. */
 double proc_stat_cpu_s(pid_t pid);
 
+/** CPU seconds (user+system) of this process so far, or -1. */
+double self_cpu_s(void);
+
 /** Takes one reading of @p pid's CPU time (and of this process's). */
 void cpu_sample(pid_t pid, cpu_sample_t *c);
 

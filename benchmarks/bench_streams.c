@@ -56,7 +56,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -98,15 +97,6 @@ static char bootstrap[64];
 static int run_seq;
 
 /* ---- helpers ---- */
-
-static double
-cpu_seconds(void)
-{
-        struct rusage ru;
-        getrusage(RUSAGE_SELF, &ru);
-        return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
-               ru.ru_stime.tv_usec / 1e6;
-}
 
 static pid_t
 spawn_rilld(const char *bin, const char *dir, int port)
@@ -880,7 +870,7 @@ run_driver(bool words, const opts_t *o)
         td = rill_test_driver_new(topo, c, err, sizeof(err));
         rill_conf_destroy(c);
         rill_test_driver_create_topic(td, "in", PARTS);
-        cpu0 = cpu_seconds();
+        cpu0 = self_cpu_s();
         t0 = rill__mono_us();
         r.ok = true;
         for (long i = 0; i < o->records; i++) {
@@ -902,7 +892,7 @@ run_driver(bool words, const opts_t *o)
                         rill_record_destroy(rec), r.outputs++;
         }
         r.seconds = (double)(rill__mono_us() - t0) / 1e6;
-        r.cpu = cpu_seconds() - cpu0;
+        r.cpu = self_cpu_s() - cpu0;
         r.ok = r.ok && r.outputs == expected_outputs(words, o->records);
         rill_test_driver_destroy(td);
         rill_topology_destroy(topo);

@@ -182,7 +182,6 @@ struct rill_app_s {
         rd_kafka_t *sb_consumer;
         rd_kafka_queue_t *sb_queue;
         atomic_bool sb_refresh;        /* the assignment changed: look again */
-        atomic_uint_fast64_t sb_applied;
 };
 
 static const char *const state_names[] = {"CREATED",          "REBALANCING",   "RUNNING",
@@ -1951,7 +1950,6 @@ sb_apply(rill_app_t *app, const rd_kafka_message_t *m)
                 sb->pos[k].next = m->offset + 1;
                 sb->pos[k].dirty = true;
                 sb->applied++;
-                atomic_fetch_add(&app->sb_applied, 1);
                 return;
         }
 }
